@@ -1,0 +1,52 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One settings list for every target (Hummingbird's convention).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+// Numerical targets are compiled with full optimisation even in debug builds so that the
+// test suite (which runs the real base model) stays fast; their checks are `precondition`s
+// at function entry, which `-O` keeps.
+let kernelSettings: [SwiftSetting] = swiftSettings + [
+    .unsafeFlags(["-O"]),
+]
+
+let package = Package(
+    name: "IntentLoop",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "intentloop", targets: ["intentloop"]),
+        .library(name: "IntentModel", targets: ["IntentModel"]),
+        .library(name: "Tokenization", targets: ["Tokenization"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "IntentKernels", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "Tokenization", swiftSettings: kernelSettings),
+        .target(name: "IntentModel", dependencies: ["IntentKernels", "Tokenization", "CBLAS"], swiftSettings: kernelSettings),
+        .executableTarget(
+            name: "intentloop",
+            dependencies: [
+                "IntentModel", "Tokenization",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "IntentKernelsTests", dependencies: ["IntentKernels"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenizationTests", dependencies: ["Tokenization"],
+            exclude: ["Goldens"], swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IntentModelTests", dependencies: ["IntentModel", "IntentKernels", "Tokenization"],
+            exclude: ["Goldens"], swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

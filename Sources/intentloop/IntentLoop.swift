@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct IntentLoop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intentloop",
+        abstract: "Continual-learning intent classification over a Swift transformer encoder.",
+        subcommands: [TokenizeCommand.self, EmbedCommand.self]
+    )
+
+    /// Usage and input errors exit with code 2 and a one-line message (the project's CLI
+    /// contract); help and version requests exit 0.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CLIFailure {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            Foundation.exit(error.code)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code == .failure && isCleanExit(error) { exit(withError: error) }
+            FileHandle.standardError.write(Data("error: \(fullMessage(for: error))\n".utf8))
+            Foundation.exit(code == .success ? 0 : 2)
+        }
+    }
+
+    private static func isCleanExit(_ error: any Error) -> Bool {
+        if let code = error as? ExitCode { return code == .success }
+        return false
+    }
+}
+
+/// An error the CLI reports as one line on stderr with its exit code (2: bad input or model).
+struct CLIFailure: Error {
+    let message: String
+    var code: Int32 = 2
+}

@@ -14,6 +14,8 @@ public enum Pooling: String, Sendable, CaseIterable {
 public final class EncoderWorkspace {
     let buffer = FloatBuffer(count: 0)
     var starts: [Int] = []
+    /// probsStarts[s] = offset of sequence s's attention probabilities (Σ_{t<s} H·L_t²).
+    var probsStarts: [Int] = []
     var x = 0, h1 = 0, qkv = 0, attn = 0, proj = 0, ffn = 0, probs = 0
 
     public init() {}
@@ -21,9 +23,9 @@ public final class EncoderWorkspace {
     func prepare(config: EncoderConfig, batch: TokenBatch) {
         let n = batch.tokenCount, c = config.hiddenSize, f = config.intermediateSize
         starts = batch.starts
-        let probsCount = starts.withUnsafeBufferPointer {
-            attentionProbsCount(starts: $0.baseAddress!, sequences: batch.count, heads: config.heads)
-        }
+        probsStarts = [0]
+        for s in 0..<batch.count { probsStarts.append(probsStarts[s] + config.heads * batch.length(s) * batch.length(s)) }
+        let probsCount = probsStarts[batch.count]
         var next = 0
         func take(_ k: Int) -> Int {
             defer { next += k }
@@ -39,6 +41,10 @@ public final class EncoderWorkspace {
 public struct Encoder: Sendable {
     public let config: EncoderConfig
     public let weights: EncoderWeights
+
+    /// Below this many tokens in a batch, projections use the packed kernel instead of sgemm
+    /// (OpenBLAS repacks the whole weight per call; measured by `intentloop-bench linear`).
+    public static let packedRowsLimit = 16
 
     public init(weights: EncoderWeights) {
         config = weights.config
@@ -66,27 +72,39 @@ public struct Encoder: Sendable {
                     typeTable: w.tokenTypeEmbeddings.map { w.pointer($0) }, typeCount: config.typeVocabSize, channels: c
                 )
             }
-            layerNormForward(
-                x, mean: nil, rstd: nil, proj, weight: w.pointer(w.embeddingNormWeight),
-                bias: w.pointer(w.embeddingNormBias), rows: n, channels: c, eps: config.layerNormEps
-            )
+            let threads = blasThreads()
+            let probsStarts = ws.probsStarts
+            // Element-wise and per-sequence work is split over the same threads as the BLAS.
+            func rows(_ body: (Range<Int>) -> Void) { parallelRanges(n, threads: threads, grain: 32, body) }
+            func layerNorm(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: Int, _ bias: Int) {
+                rows { r in
+                    layerNormForward(out + r.lowerBound * c, mean: nil, rstd: nil, inp + r.lowerBound * c,
+                                     weight: w.pointer(weight), bias: w.pointer(bias), rows: r.count, channels: c, eps: config.layerNormEps)
+                }
+            }
+            /// One sgemm over the block, or the packed few-rows kernel below `packedRowsLimit` rows.
+            func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, weight: Int, packed: Int, bias: Int, _ i: Int, _ o: Int) {
+                if n < Self.packedRowsLimit {
+                    packedLinearForward(out, inp, packed: w.packed.pointer + packed, w.pointer(bias), rows: n, inFeatures: i, outFeatures: o, threads: threads)
+                } else {
+                    linearForward(out, inp, w.pointer(weight), w.pointer(bias), rows: n, inFeatures: i, outFeatures: o)
+                }
+            }
+            layerNorm(x, proj, w.embeddingNormWeight, w.embeddingNormBias)
             for l in w.layers {
-                linearForward(qkv, x, w.pointer(l.qkvWeight), w.pointer(l.qkvBias), rows: n, inFeatures: c, outFeatures: 3 * c)
-                attentionForward(attn, probs: probs, qkv, starts: starts, sequences: b, heads: h, channels: c)
-                linearForward(proj, attn, w.pointer(l.outWeight), w.pointer(l.outBias), rows: n, inFeatures: c, outFeatures: c)
+                linear(qkv, x, weight: l.qkvWeight, packed: l.qkvPacked, bias: l.qkvBias, c, 3 * c)
+                parallelRanges(b, threads: threads, grain: 4) { seqs in
+                    attentionForward(attn, probs: probs + probsStarts[seqs.lowerBound], qkv, starts: starts + seqs.lowerBound,
+                                     sequences: seqs.count, heads: h, channels: c)
+                }
+                linear(proj, attn, weight: l.outWeight, packed: l.outPacked, bias: l.outBias, c, c)
                 residualForward(proj, proj, x, count: n * c)
-                layerNormForward(
-                    h1, mean: nil, rstd: nil, proj, weight: w.pointer(l.norm1Weight), bias: w.pointer(l.norm1Bias),
-                    rows: n, channels: c, eps: config.layerNormEps
-                )
-                linearForward(ffn, h1, w.pointer(l.ffnInWeight), w.pointer(l.ffnInBias), rows: n, inFeatures: c, outFeatures: f)
-                geluForward(ffn, ffn, count: n * f)
-                linearForward(proj, ffn, w.pointer(l.ffnOutWeight), w.pointer(l.ffnOutBias), rows: n, inFeatures: f, outFeatures: c)
+                layerNorm(h1, proj, l.norm1Weight, l.norm1Bias)
+                linear(ffn, h1, weight: l.ffnInWeight, packed: l.ffnInPacked, bias: l.ffnInBias, c, f)
+                rows { r in geluForward(ffn + r.lowerBound * f, ffn + r.lowerBound * f, count: r.count * f) }
+                linear(proj, ffn, weight: l.ffnOutWeight, packed: l.ffnOutPacked, bias: l.ffnOutBias, f, c)
                 residualForward(proj, proj, h1, count: n * c)
-                layerNormForward(
-                    x, mean: nil, rstd: nil, proj, weight: w.pointer(l.norm2Weight), bias: w.pointer(l.norm2Bias),
-                    rows: n, channels: c, eps: config.layerNormEps
-                )
+                layerNorm(x, proj, l.norm2Weight, l.norm2Bias)
             }
         }
         return x

@@ -1,3 +1,4 @@
+import IntentKernels
 import Foundation
 
 /// Offsets of one layer's parameters inside `EncoderWeights.buffer`.
@@ -7,6 +8,8 @@ public struct LayerOffsets: Sendable {
     public var norm1Weight = 0, norm1Bias = 0
     public var ffnInWeight = 0, ffnInBias = 0, ffnOutWeight = 0, ffnOutBias = 0
     public var norm2Weight = 0, norm2Bias = 0
+    /// Offsets of the packed copies (see `packWeight`) inside `EncoderWeights.packed`.
+    public var qkvPacked = 0, outPacked = 0, ffnInPacked = 0, ffnOutPacked = 0
 }
 
 /// Every parameter of an encoder in one allocation, with offsets into it (llm.c layout).
@@ -36,6 +39,11 @@ public final class EncoderWeights: @unchecked Sendable {
         embeddingNormWeight = take(c)
         embeddingNormBias = take(c)
         var layers: [LayerOffsets] = []
+        var nextPacked = 0
+        func takePacked(_ i: Int, _ o: Int) -> Int {
+            defer { nextPacked += packedWeightCount(inFeatures: i, outFeatures: o) }
+            return nextPacked
+        }
         for _ in 0..<config.layers {
             var l = LayerOffsets()
             l.qkvWeight = take(3 * c * c); l.qkvBias = take(3 * c)
@@ -44,10 +52,27 @@ public final class EncoderWeights: @unchecked Sendable {
             l.ffnInWeight = take(f * c); l.ffnInBias = take(f)
             l.ffnOutWeight = take(c * f); l.ffnOutBias = take(c)
             l.norm2Weight = take(c); l.norm2Bias = take(c)
+            l.qkvPacked = takePacked(c, 3 * c); l.outPacked = takePacked(c, c)
+            l.ffnInPacked = takePacked(c, f); l.ffnOutPacked = takePacked(f, c)
             layers.append(l)
         }
         self.layers = layers
         buffer = FloatBuffer(count: next)
+        packed = FloatBuffer(count: nextPacked)
+    }
+
+    /// The layers' projection weights re-laid for `packedLinearForward` (few-row batches).
+    /// Derived from `buffer`: call `repack()` after changing a projection weight.
+    public let packed: FloatBuffer
+
+    public func repack() {
+        let c = config.hiddenSize, f = config.intermediateSize
+        for l in layers {
+            packWeight(packed.pointer + l.qkvPacked, pointer(l.qkvWeight), inFeatures: c, outFeatures: 3 * c)
+            packWeight(packed.pointer + l.outPacked, pointer(l.outWeight), inFeatures: c, outFeatures: c)
+            packWeight(packed.pointer + l.ffnInPacked, pointer(l.ffnInWeight), inFeatures: c, outFeatures: f)
+            packWeight(packed.pointer + l.ffnOutPacked, pointer(l.ffnOutWeight), inFeatures: f, outFeatures: c)
+        }
     }
 
     @inline(__always)
@@ -57,6 +82,7 @@ public final class EncoderWeights: @unchecked Sendable {
     public func copy() -> EncoderWeights {
         let other = EncoderWeights(config: config)
         other.buffer.pointer.update(from: buffer.pointer, count: buffer.count)
+        other.packed.pointer.update(from: packed.pointer, count: packed.count)
         return other
     }
 
@@ -96,6 +122,7 @@ public final class EncoderWeights: @unchecked Sendable {
             try put(names.outputNorm(layer: i) + ".weight", [c], at: l.norm2Weight)
             try put(names.outputNorm(layer: i) + ".bias", [c], at: l.norm2Bias)
         }
+        w.repack()
         return w
     }
 }

@@ -171,3 +171,21 @@ import Testing
         #expect(Array(dc[0..<3]) == Array(probe[0..<3]) && Array(dc[6..<9]) == Array(probe[3..<6]))
     }
 }
+
+@Suite struct PackedLinearTests {
+    @Test(arguments: [1, 3, 4, 5, 11], [1, 2])
+    func packedKernelMatchesSgemm(rows n: Int, threads: Int) {
+        var rng = TestRandom(seed: UInt64(n * 10 + threads))
+        let i = 24, o = 37  // o is not a multiple of the 16-wide tile
+        let x = rng.floats(n * i), w = rng.floats(o * i), b = rng.floats(o)
+        var packed = [Float](repeating: .nan, count: packedWeightCount(inFeatures: i, outFeatures: o))
+        packWeight(&packed, w, inFeatures: i, outFeatures: o)
+        var reference = [Float](repeating: 0, count: n * o), got = [Float](repeating: .nan, count: n * o)
+        linearForward(&reference, x, w, b, rows: n, inFeatures: i, outFeatures: o)
+        packedLinearForward(&got, x, packed: packed, b, rows: n, inFeatures: i, outFeatures: o, threads: threads)
+        #expect(relativeError(got, reference) < 1e-5)
+        packedLinearForward(&got, x, packed: packed, nil, rows: n, inFeatures: i, outFeatures: o, threads: threads)
+        linearForward(&reference, x, w, nil, rows: n, inFeatures: i, outFeatures: o)
+        #expect(relativeError(got, reference) < 1e-5)
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import IntentKernels
+
+/// Linear layer at few rows: OpenBLAS sgemm vs the packed kernel, GFLOP/s per shape.
+struct KernelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "linear")
+    @Option var rows: [Int] = [1, 4, 11, 16, 24, 32, 64]
+    @Option var threads = 2
+
+    func run() throws {
+        setBLASThreads(threads)
+        var results: [[String: Any]] = []
+        let shapes = [(384, 1152), (384, 384), (384, 1536), (1536, 384)]
+        let layers = 6
+        for n in rows {
+            for (i, o) in shapes {
+                let weights = (0..<layers).map { _ in FloatBuffer((0..<(i * o)).map { _ in Float.random(in: -1...1) }) }
+                let packed = weights.map { w in
+                    let p = FloatBuffer(count: packedWeightCount(inFeatures: i, outFeatures: o))
+                    packWeight(p.pointer, w.pointer, inFeatures: i, outFeatures: o)
+                    return p
+                }
+                let x = FloatBuffer((0..<(n * i)).map { _ in Float.random(in: -1...1) })
+                let bias = FloatBuffer(count: o), y = FloatBuffer(count: n * o), y2 = FloatBuffer(count: n * o)
+                func time(_ body: (Int) -> Void) -> Double {
+                    var best = Double.infinity
+                    for _ in 0..<20 {
+                        let t0 = now()
+                        for l in 0..<layers { body(l) }
+                        best = min(best, (now() - t0) / Double(layers))
+                    }
+                    return best
+                }
+                let blas = time { l in linearForward(y.pointer, x.pointer, weights[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o) }
+                let mine = time { l in packedLinearForward(y2.pointer, x.pointer, packed: packed[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o, threads: threads) }
+                let diff = zip(y.array, y2.array).map { abs($0 - $1) }.max() ?? 0
+                let flop = 2.0 * Double(n * i * o)
+                results.append(["rows": n, "in": i, "out": o, "sgemm_us": blas * 1e6, "packed_us": mine * 1e6,
+                                "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "max_abs_diff": diff])
+            }
+        }
+        try printJSON(["threads": threads, "results": results])
+    }
+}

@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "IntentKernels", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
         .target(name: "Tokenization", swiftSettings: kernelSettings),
         .target(name: "IntentModel", dependencies: ["IntentKernels", "Tokenization", "CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "Training", dependencies: ["IntentModel", "IntentKernels", "IntentData", "Tokenization"], swiftSettings: kernelSettings),
         .target(name: "IntentData", dependencies: [.product(name: "CSV", package: "CSV.swift")], swiftSettings: swiftSettings),
         .executableTarget(
             name: "intentloop-bench",
@@ -50,9 +51,13 @@ let package = Package(
         .executableTarget(
             name: "intentloop",
             dependencies: [
-                "IntentModel", "Tokenization",
+                "IntentModel", "Tokenization", "IntentData", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "IntentModel", "IntentKernels", "IntentData", "Tokenization"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "IntentDataTests", dependencies: ["IntentData"], swiftSettings: swiftSettings),

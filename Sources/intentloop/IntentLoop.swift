@@ -6,7 +6,7 @@ struct IntentLoop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "intentloop",
         abstract: "Continual-learning intent classification over a Swift transformer encoder.",
-        subcommands: [TokenizeCommand.self, EmbedCommand.self]
+        subcommands: [TokenizeCommand.self, EmbedCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self]
     )
 
     /// Usage and input errors exit with code 2 and a one-line message (the project's CLI

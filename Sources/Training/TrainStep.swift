@@ -1,0 +1,113 @@
+import IntentKernels
+import IntentModel
+import Tokenization
+
+/// AdamW moments for one flat parameter block.
+final class AdamWState {
+    let m: FloatBuffer
+    let v: FloatBuffer
+    private(set) var steps = 0
+
+    init(count: Int) {
+        m = FloatBuffer(count: count)
+        v = FloatBuffer(count: count)
+    }
+
+    /// One update of `count` parameters starting at `offset` (the whole block by default).
+    func step(params: AdapterParameters, grads: FloatBuffer, learningRate: Float, weightDecay: Float, offset: Int = 0, count: Int? = nil) {
+        steps += 1
+        let n = count ?? (params.buffer.count - offset)
+        adamWUpdate(params: params.buffer.pointer + offset, grads: grads.pointer + offset, m: m.pointer + offset, v: v.pointer + offset,
+                    decay: params.decayMask.pointer + offset, count: n, learningRate: learningRate, weightDecay: weightDecay, step: steps)
+    }
+}
+
+extension Trainer {
+    /// Forward, losses and backward for one batch; gradients are left in `model.grads`.
+    /// Returns ceWeight · CE (mean over labelled rows) + λ · DPO (mean over pair rows).
+    func trainStep(model: LoRAModel, items: [Item], classWeights: [Float]?) -> Float {
+        let o = options, k = model.classes, b = items.count
+        let logits = model.forward(TokenBatch(sequences: items.map(\.tokens)), training: true)
+        let ws = model.ws
+        let dLogits = ws.p(ws.dLogits), probs = ws.p(ws.probs)
+        dLogits.update(repeating: 0, count: b * k)
+        softmaxForward(probs, logits, rows: b, classes: k)
+        var loss: Float = 0
+        var ceRows: [Int] = [], ceLabels: [Int32] = []
+        var pairRows: [Int] = [], chosen: [Int32] = [], rejected: [Int32] = [], refMargins: [Float] = []
+        for (r, item) in items.enumerated() {
+            switch item {
+            case .labelled(_, let label):
+                ceRows.append(r); ceLabels.append(label)
+            case .pair(_, let w, let l, let m):
+                pairRows.append(r); chosen.append(w); rejected.append(l); refMargins.append(m)
+            }
+        }
+        if !ceRows.isEmpty {
+            var p = [Float](repeating: 0, count: ceRows.count * k), d = [Float](repeating: 0, count: ceRows.count * k)
+            for (j, r) in ceRows.enumerated() { for c in 0..<k { p[j * k + c] = probs[r * k + c] } }
+            let weights = classWeights ?? []
+            loss += o.ceWeight * weights.withUnsafeBufferPointer { wb in
+                crossEntropyForwardBackward(dlogits: &d, probs: p, labels: ceLabels, rows: ceRows.count, classes: k,
+                                            labelSmoothing: o.labelSmoothing, classWeights: classWeights == nil ? nil : wb.baseAddress,
+                                            scale: o.ceWeight)
+            }
+            for (j, r) in ceRows.enumerated() { for c in 0..<k { dLogits[r * k + c] += d[j * k + c] } }
+        }
+        if !pairRows.isEmpty {
+            var z = [Float](repeating: 0, count: pairRows.count * k), d = [Float](repeating: 0, count: pairRows.count * k)
+            for (j, r) in pairRows.enumerated() { for c in 0..<k { z[j * k + c] = logits[r * k + c] } }
+            loss += o.dpoWeight * dpoForwardBackward(dlogits: &d, logits: z, chosen: chosen, rejected: rejected, refMargins: refMargins,
+                                                     rows: pairRows.count, classes: k, beta: o.dpoBeta, scale: o.dpoWeight)
+            for (j, r) in pairRows.enumerated() { for c in 0..<k { dLogits[r * k + c] += d[j * k + c] } }
+        }
+        model.grads.zero()
+        model.backward()
+        return loss
+    }
+
+    /// Linear probe: fits the head (W, b) on frozen pooled embeddings of the labelled examples
+    /// with mini-batch AdamW on cross-entropy.
+    func fitHeadOnFrozenEmbeddings(params: AdapterParameters, labelled: [(tokens: [Int32], label: Int32)]) {
+        let o = options, c = params.encoder.hiddenSize, k = params.classes, n = labelled.count
+        let encoder = base.encoder, ws = EncoderWorkspace()
+        var features = [Float](repeating: 0, count: n * c)
+        for start in stride(from: 0, to: n, by: 64) {
+            let chunk = labelled[start..<min(start + 64, n)]
+            let pooled = encoder.embed(TokenBatch(sequences: chunk.map(\.tokens)), pooling: o.pooling, normalize: false, workspace: ws)
+            features.replaceSubrange((start * c)..<((start + chunk.count) * c), with: pooled)
+        }
+        let labels = labelled.map(\.label)
+        let grads = FloatBuffer(count: params.buffer.count)
+        let adam = AdamWState(count: params.buffer.count)
+        let headCount = k * c + k
+        let batch = 256
+        var rng = SplitMix64(seed: o.seed &+ 2)
+        var order = Array(0..<n)
+        var x = [Float](repeating: 0, count: batch * c), y = [Int32](repeating: 0, count: batch)
+        var logits = [Float](repeating: 0, count: batch * k), probs = [Float](repeating: 0, count: batch * k)
+        var dlogits = [Float](repeating: 0, count: batch * k)
+        let steps = o.probeEpochs * ((n + batch - 1) / batch)
+        var step = 0
+        for _ in 0..<o.probeEpochs {
+            order.shuffle(using: &rng)
+            for start in stride(from: 0, to: n, by: batch) {
+                let rows = min(batch, n - start)
+                for (j, i) in order[start..<(start + rows)].enumerated() {
+                    for ch in 0..<c { x[j * c + ch] = features[i * c + ch] }
+                    y[j] = labels[i]
+                }
+                linearForward(&logits, x, params.pointer(params.headWeight), params.pointer(params.headBias), rows: rows, inFeatures: c, outFeatures: k)
+                softmaxForward(&probs, logits, rows: rows, classes: k)
+                for j in 0..<(rows * k) { dlogits[j] = 0 }
+                crossEntropyForwardBackward(dlogits: &dlogits, probs: probs, labels: y, rows: rows, classes: k)
+                (grads.pointer + params.headWeight).update(repeating: 0, count: headCount)
+                linearBackward(dinp: nil, dweight: grads.pointer + params.headWeight, dbias: grads.pointer + params.headBias,
+                               dout: dlogits, inp: x, weight: params.pointer(params.headWeight), rows: rows, inFeatures: c, outFeatures: k)
+                step += 1
+                let lr = o.probeLearningRate * (1 - Float(step - 1) / Float(steps))
+                adam.step(params: params, grads: grads, learningRate: lr, weightDecay: 1e-4, offset: params.headWeight, count: headCount)
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import IntentModel
+
+/// The training recipe. Defaults are the measured best (ops/bench/results/train.md).
+public struct TrainingOptions: Sendable {
+    public var lora = LoRAConfig()
+    public var epochs = 3
+    public var learningRate: Float = 1e-3
+    public var batchSize = 32
+    public var weightDecay: Float = 0.01
+    /// Fraction of the steps spent warming the learning rate up linearly from 0; then linear decay to 0.
+    public var warmupFraction: Float = 0.05
+    /// Clip the global gradient norm to this (0 disables).
+    public var maxGradNorm: Float = 1.0
+    public var seed: UInt64 = 42
+    public var labelSmoothing: Float = 0
+    /// Weight classes by inverse frequency in the cross-entropy.
+    public var balanceClasses = false
+    /// Weight of the cross-entropy term (0 = DPO only).
+    public var ceWeight: Float = 1
+    /// λ: weight of the DPO term on preference pairs.
+    public var dpoWeight: Float = 1
+    /// β of the DPO loss.
+    public var dpoBeta: Float = 1
+    /// Fit the head on frozen embeddings before joint training (LP-FT).
+    public var linearProbe = true
+    public var probeEpochs = 40
+    public var probeLearningRate: Float = 5e-3
+    /// Early stopping: epochs without validation improvement before stopping (needs a validation set).
+    public var patience = 2
+    public var threads = 2
+    public var pooling = Pooling.mean
+
+    public init() {}
+}
+
+/// Progress of a running training job, reported after every step.
+public struct TrainingProgress: Sendable {
+    public var phase: String
+    public var epoch: Int
+    public var epochs: Int
+    public var step: Int
+    public var totalSteps: Int
+    public var examplesPerSecond: Double
+    public var loss: Float
+    public var secondsRemaining: Double
+}
+
+/// Training stopped: bad input, or a numerical failure after which the last good state is kept.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    /// The adapter as it was at the last finished epoch, when training had started.
+    public let lastGood: Adapter?
+    public init(_ message: String, lastGood: Adapter? = nil) {
+        self.message = message
+        self.lastGood = lastGood
+    }
+    public var description: String { message }
+}
+
+/// One preference: for `text`, `chosen` is the right intent and `rejected` the wrong prediction.
+public struct PreferencePair: Sendable, Hashable, Codable {
+    public var text: String
+    public var chosen: String
+    public var rejected: String
+    public init(text: String, chosen: String, rejected: String) {
+        self.text = text
+        self.chosen = chosen
+        self.rejected = rejected
+    }
+}

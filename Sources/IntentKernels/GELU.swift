@@ -54,10 +54,22 @@ public func geluBackward(
     precondition(n >= 0, "geluBackward: negative count")
     let invSqrt2: Float = 0.70710678118654752
     let invSqrt2Pi: Float = 0.39894228040143268
-    for i in 0..<n {
+    var i = 0
+    while i + 8 <= n {
+        let x = UnsafeRawPointer(inp + i).loadUnaligned(as: SIMD8<Float>.self)
+        let cdf = 0.5 * (1 + erf8(x * invSqrt2))
+        var pdf = SIMD8<Float>()
+        for j in 0..<8 { pdf[j] = invSqrt2Pi * Foundation.exp(-0.5 * x[j] * x[j]) }
+        let g = UnsafeRawPointer(dout + i).loadUnaligned(as: SIMD8<Float>.self) * (cdf + x * pdf)
+        let d = UnsafeRawPointer(dinp + i).loadUnaligned(as: SIMD8<Float>.self) + g
+        UnsafeMutableRawPointer(dinp + i).storeBytes(of: d, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n {
         let x = inp[i]
         let cdf = 0.5 * (1 + erf1(x * invSqrt2))
         let pdf = invSqrt2Pi * Foundation.exp(-0.5 * x * x)
         dinp[i] += dout[i] * (cdf + x * pdf)
+        i += 1
     }
 }

@@ -19,7 +19,7 @@ public func parallelRanges(_ count: Int, threads: Int, grain: Int = 1, _ body: (
 }
 
 /// Carries a non-Sendable value into `concurrentPerform`, whose iterations touch disjoint data.
-struct UnsafeSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+public struct UnsafeSendableBox<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
 }

@@ -37,6 +37,28 @@ final class LoRAModel {
         }
     }
 
+    /// Layer norm over rows split across the threads, saving mean and rstd.
+    private func normForward(_ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                             _ inp: UnsafePointer<Float>, weight: Int, bias: Int, rows n: Int) {
+        let c = config.hiddenSize, eps = config.layerNormEps, w = base
+        parallelRanges(n, threads: threads, grain: 32) { r in
+            let o = r.lowerBound
+            layerNormForward(out + o * c, mean: mean + o, rstd: rstd + o, inp + o * c, weight: w.pointer(weight), bias: w.pointer(bias),
+                             rows: r.count, channels: c, eps: eps)
+        }
+    }
+
+    /// Layer-norm backward (input gradient only: the norms are frozen) over rows split across the threads.
+    private func normBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: Int,
+                              mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows n: Int) {
+        let c = config.hiddenSize, w = base
+        parallelRanges(n, threads: threads, grain: 32) { r in
+            let o = r.lowerBound
+            layerNormBackward(dinp: dinp + o * c, dweight: nil, dbias: nil, dout: dout + o * c, inp: inp + o * c, weight: w.pointer(weight),
+                              mean: mean + o, rstd: rstd + o, rows: r.count, channels: c)
+        }
+    }
+
     /// Runs the encoder and head; returns logits [B, K] (valid until the next forward).
     /// `training` turns LoRA dropout on.
     @discardableResult
@@ -74,13 +96,16 @@ final class LoRAModel {
                 let qkv = ws.p(a.qkv)
                 linearForward(qkv, x, w.pointer(l.qkvWeight), w.pointer(l.qkvBias), rows: n, inFeatures: c, outFeatures: 3 * c)
                 for proj in [TensorNames.Projection.query, .key, .value] { lora(proj, x, qkv + qkvSlot(proj)! * c, ld: 3 * c) }
-                attentionForward(ws.p(a.attn), probs: ws.p(a.probs), qkv, starts: starts, sequences: b, heads: h, channels: c)
+                let probsStarts = ws.probsStarts
+                parallelRanges(b, threads: threads, grain: 4) { q in
+                    attentionForward(ws.p(a.attn), probs: ws.p(a.probs) + probsStarts[q.lowerBound], qkv, starts: starts + q.lowerBound,
+                                     sequences: q.count, heads: h, channels: c)
+                }
                 let res1 = ws.p(a.res1)
                 linearForward(res1, ws.p(a.attn), w.pointer(l.outWeight), w.pointer(l.outBias), rows: n, inFeatures: c, outFeatures: c)
                 lora(.attentionOutput, ws.p(a.attn), res1, ld: c)
                 residualForward(res1, res1, x, count: n * c)
-                layerNormForward(ws.p(a.h1), mean: ws.p(a.mean1), rstd: ws.p(a.rstd1), res1, weight: w.pointer(l.norm1Weight),
-                                 bias: w.pointer(l.norm1Bias), rows: n, channels: c, eps: cfg.layerNormEps)
+                normForward(ws.p(a.h1), mean: ws.p(a.mean1), rstd: ws.p(a.rstd1), res1, weight: l.norm1Weight, bias: l.norm1Bias, rows: n)
                 linearForward(ws.p(a.ffnPre), ws.p(a.h1), w.pointer(l.ffnInWeight), w.pointer(l.ffnInBias), rows: n, inFeatures: c, outFeatures: f)
                 lora(.intermediate, ws.p(a.h1), ws.p(a.ffnPre), ld: f)
                 parallelRanges(n, threads: threads, grain: 32) { rr in
@@ -91,8 +116,7 @@ final class LoRAModel {
                 lora(.output, ws.p(a.ffnAct), res2, ld: c)
                 residualForward(res2, res2, ws.p(a.h1), count: n * c)
                 let next = li + 1 < w.layers.count ? ws.p(ws.layers[li + 1].input) : ws.p(ws.output)
-                layerNormForward(next, mean: ws.p(a.mean2), rstd: ws.p(a.rstd2), res2, weight: w.pointer(l.norm2Weight),
-                                 bias: w.pointer(l.norm2Bias), rows: n, channels: c, eps: cfg.layerNormEps)
+                normForward(next, mean: ws.p(a.mean2), rstd: ws.p(a.rstd2), res2, weight: l.norm2Weight, bias: l.norm2Bias, rows: n)
             }
             switch pooling {
             case .mean: meanPoolForward(ws.p(ws.pooled), ws.p(ws.output), starts: starts, sequences: b, channels: c)
@@ -149,8 +173,7 @@ final class LoRAModel {
                 // Output layer norm: dX holds the gradient of this layer's output.
                 let dRes = ws.p(ws.dRes)
                 dRes.update(repeating: 0, count: n * c)
-                layerNormBackward(dinp: dRes, dweight: nil, dbias: nil, dout: dX, inp: ws.p(a.res2), weight: w.pointer(l.norm2Weight),
-                                  mean: ws.p(a.mean2), rstd: ws.p(a.rstd2), rows: n, channels: c)
+                normBackward(dinp: dRes, dout: dX, inp: ws.p(a.res2), weight: l.norm2Weight, mean: ws.p(a.mean2), rstd: ws.p(a.rstd2), rows: n)
                 // res2 = ffnOut(ffnAct) + h1
                 let dH1 = ws.p(ws.dH1)
                 dH1.update(from: dRes, count: n * c)
@@ -161,14 +184,16 @@ final class LoRAModel {
                 lora(.output, dout: dRes, ld: c, inp: ws.p(a.ffnAct), dInput: dFfnAct)
                 let dFfnPre = ws.p(ws.dFfnPre)
                 dFfnPre.update(repeating: 0, count: n * f)
-                geluBackward(dinp: dFfnPre, dout: dFfnAct, inp: ws.p(a.ffnPre), count: n * f)
+                parallelRanges(n, threads: threads, grain: 32) { r in
+                    let o = r.lowerBound * f
+                    geluBackward(dinp: dFfnPre + o, dout: dFfnAct + o, inp: ws.p(a.ffnPre) + o, count: r.count * f)
+                }
                 linearBackward(dinp: dH1, dweight: nil, dbias: nil, dout: dFfnPre, inp: ws.p(a.h1), weight: w.pointer(l.ffnInWeight),
                                rows: n, inFeatures: c, outFeatures: f)
                 lora(.intermediate, dout: dFfnPre, ld: f, inp: ws.p(a.h1), dInput: dH1)
                 // Attention layer norm; res1 = attnOut(attn) + x
                 dRes.update(repeating: 0, count: n * c)
-                layerNormBackward(dinp: dRes, dweight: nil, dbias: nil, dout: dH1, inp: ws.p(a.res1), weight: w.pointer(l.norm1Weight),
-                                  mean: ws.p(a.mean1), rstd: ws.p(a.rstd1), rows: n, channels: c)
+                normBackward(dinp: dRes, dout: dH1, inp: ws.p(a.res1), weight: l.norm1Weight, mean: ws.p(a.mean1), rstd: ws.p(a.rstd1), rows: n)
                 if needInput { dX.update(from: dRes, count: n * c) }
                 let dAttn = ws.p(ws.dAttn)
                 dAttn.update(repeating: 0, count: n * c)
@@ -177,8 +202,13 @@ final class LoRAModel {
                 lora(.attentionOutput, dout: dRes, ld: c, inp: ws.p(a.attn), dInput: dAttn)
                 let dQkv = ws.p(ws.dQkv)
                 dQkv.update(repeating: 0, count: 3 * n * c)
-                attentionBackward(dqkv: dQkv, dout: dAttn, qkv: ws.p(a.qkv), probs: ws.p(a.probs), scratch: ws.p(ws.attnScratch),
-                                  starts: starts, sequences: b, heads: h, channels: c)
+                let probsStarts = ws.probsStarts, scratchStride = ws.attnScratchStride
+                parallelRanges(b, threads: threads, grain: 4) { q in
+                    // Workers own disjoint sequences, hence disjoint dqkv rows; each uses its first sequence's scratch row.
+                    attentionBackward(dqkv: dQkv, dout: dAttn, qkv: ws.p(a.qkv), probs: ws.p(a.probs) + probsStarts[q.lowerBound],
+                                      scratch: ws.p(ws.attnScratch) + q.lowerBound * scratchStride,
+                                      starts: starts + q.lowerBound, sequences: q.count, heads: h, channels: c)
+                }
                 if needInput {
                     linearBackward(dinp: dX, dweight: nil, dbias: nil, dout: dQkv, inp: ws.p(a.input), weight: w.pointer(l.qkvWeight),
                                    rows: n, inFeatures: c, outFeatures: 3 * c)

@@ -23,9 +23,48 @@ final class AdamWState {
 }
 
 extension Trainer {
-    /// Forward, losses and backward for one batch; gradients are left in `model.grads`.
-    /// Returns ceWeight · CE (mean over labelled rows) + λ · DPO (mean over pair rows).
-    func trainStep(model: LoRAModel, items: [Item], classWeights: [Float]?) -> Float {
+    /// One batch split over the workers (contiguous shares, one thread each); the gradients are
+    /// summed into `models[0].grads`. Returns ceWeight · CE (mean over the batch's labelled rows)
+    /// + λ · DPO (mean over its pair rows), exactly as one pass over the whole batch would.
+    func parallelStep(models: [LoRAModel], items: [Item], classWeights: [Float]?) -> Float {
+        var ceTotal: Float = 0, pairTotal: Float = 0
+        for item in items {
+            switch item {
+            case .labelled(_, let label): ceTotal += classWeights?[Int(label)] ?? 1
+            case .pair: pairTotal += 1
+            }
+        }
+        let workers = min(models.count, items.count)
+        // Shares of about equal token counts (the cost of a share is proportional to its tokens).
+        let totalTokens = items.reduce(0) { $0 + $1.tokens.count }
+        var cuts = [0]
+        var running = 0
+        for (i, item) in items.enumerated() where cuts.count < workers {
+            running += item.tokens.count
+            if running * workers >= totalTokens * cuts.count, i + 1 < items.count { cuts.append(i + 1) }
+        }
+        while cuts.count < workers { cuts.append(items.count) }
+        cuts.append(items.count)
+        var losses = [Float](repeating: 0, count: workers)
+        losses.withUnsafeMutableBufferPointer { lossBuffer in
+            let out = UnsafeSendableBox(lossBuffer.baseAddress!)
+            parallelRanges(workers, threads: workers) { range in
+                for w in range {
+                    let share = Array(items[cuts[w]..<cuts[w + 1]])
+                    guard !share.isEmpty else { models[w].grads.zero(); continue }
+                    out.value[w] = trainStep(model: models[w], items: share, classWeights: classWeights, ceTotal: ceTotal, pairTotal: pairTotal)
+                }
+            }
+        }
+        let sum = models[0].grads
+        for m in models[1..<workers] { for i in 0..<sum.count { sum.pointer[i] += m.grads.pointer[i] } }
+        return losses.reduce(0, +)
+    }
+
+    /// Forward, losses and backward for one share of a batch; gradients are left in `model.grads`,
+    /// scaled so that summing the shares gives the whole batch's gradient. `ceTotal` is the batch's
+    /// total cross-entropy weight, `pairTotal` its number of preference pairs.
+    func trainStep(model: LoRAModel, items: [Item], classWeights: [Float]?, ceTotal: Float, pairTotal: Float) -> Float {
         let o = options, k = model.classes, b = items.count
         let logits = model.forward(TokenBatch(sequences: items.map(\.tokens)), training: true)
         let ws = model.ws
@@ -47,18 +86,21 @@ extension Trainer {
             var p = [Float](repeating: 0, count: ceRows.count * k), d = [Float](repeating: 0, count: ceRows.count * k)
             for (j, r) in ceRows.enumerated() { for c in 0..<k { p[j * k + c] = probs[r * k + c] } }
             let weights = classWeights ?? []
-            loss += o.ceWeight * weights.withUnsafeBufferPointer { wb in
+            let shareWeight = ceLabels.reduce(Float(0)) { $0 + (classWeights?[Int($1)] ?? 1) }
+            let scale = o.ceWeight * shareWeight / ceTotal
+            loss += scale * weights.withUnsafeBufferPointer { wb in
                 crossEntropyForwardBackward(dlogits: &d, probs: p, labels: ceLabels, rows: ceRows.count, classes: k,
                                             labelSmoothing: o.labelSmoothing, classWeights: classWeights == nil ? nil : wb.baseAddress,
-                                            scale: o.ceWeight)
+                                            scale: scale)
             }
             for (j, r) in ceRows.enumerated() { for c in 0..<k { dLogits[r * k + c] += d[j * k + c] } }
         }
         if !pairRows.isEmpty {
             var z = [Float](repeating: 0, count: pairRows.count * k), d = [Float](repeating: 0, count: pairRows.count * k)
             for (j, r) in pairRows.enumerated() { for c in 0..<k { z[j * k + c] = logits[r * k + c] } }
-            loss += o.dpoWeight * dpoForwardBackward(dlogits: &d, logits: z, chosen: chosen, rejected: rejected, refMargins: refMargins,
-                                                     rows: pairRows.count, classes: k, beta: o.dpoBeta, scale: o.dpoWeight)
+            let scale = o.dpoWeight * Float(pairRows.count) / pairTotal
+            loss += scale * dpoForwardBackward(dlogits: &d, logits: z, chosen: chosen, rejected: rejected, refMargins: refMargins,
+                                               rows: pairRows.count, classes: k, beta: o.dpoBeta, scale: scale)
             for (j, r) in pairRows.enumerated() { for c in 0..<k { dLogits[r * k + c] += d[j * k + c] } }
         }
         model.grads.zero()

@@ -122,7 +122,15 @@ public final class Trainer {
             let mean = Float(labelled.count) / Float(labels.count)
             classWeights = counts.map { $0 > 0 ? mean / $0 : 0 }
         }
-        let model = LoRAModel(base: base.encoder.weights, params: params, pooling: o.pooling, seed: o.seed, threads: o.threads)
+        // Data parallel over the cores: each worker runs forward + backward on its share of every
+        // batch with single-threaded BLAS and its own workspace, gradients are summed. On 2 cores
+        // this beats one multi-threaded pass, whose OpenBLAS threads spin through every
+        // single-threaded section (layer norms, attention, GELU).
+        let workers = max(1, o.threads)
+        let models = (0..<workers).map { w in
+            LoRAModel(base: base.encoder.weights, params: params, pooling: o.pooling, seed: o.seed &+ UInt64(w) &* 7919, threads: 1)
+        }
+        let model = models[0]
         let optimizer = AdamWState(count: params.buffer.count)
         let stepsPerEpoch = (items.count + o.batchSize - 1) / o.batchSize
         let totalSteps = stepsPerEpoch * o.epochs
@@ -141,7 +149,9 @@ public final class Trainer {
             for batchStart in stride(from: 0, to: order.count, by: o.batchSize) {
                 let batchItems = order[batchStart..<min(batchStart + o.batchSize, order.count)].map { items[$0] }
                 step += 1
-                let loss = trainStep(model: model, items: batchItems, classWeights: classWeights)
+                setBLASThreads(1)
+                let loss = parallelStep(models: models, items: batchItems, classWeights: classWeights)
+                setBLASThreads(o.threads)
                 guard loss.isFinite else {
                     throw TrainingError("non-finite loss at epoch \(epoch), step \(step); kept the state of the last finished epoch", lastGood: lastGood)
                 }

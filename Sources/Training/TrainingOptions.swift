@@ -4,7 +4,7 @@ import IntentModel
 public struct TrainingOptions: Sendable {
     public var lora = LoRAConfig()
     public var epochs = 3
-    public var learningRate: Float = 1e-3
+    public var learningRate: Float = 2e-3
     public var batchSize = 32
     public var weightDecay: Float = 0.01
     /// Fraction of the steps spent warming the learning rate up linearly from 0; then linear decay to 0.
@@ -12,7 +12,7 @@ public struct TrainingOptions: Sendable {
     /// Clip the global gradient norm to this (0 disables).
     public var maxGradNorm: Float = 1.0
     public var seed: UInt64 = 42
-    public var labelSmoothing: Float = 0
+    public var labelSmoothing: Float = 0.1
     /// Weight classes by inverse frequency in the cross-entropy.
     public var balanceClasses = false
     /// Weight of the cross-entropy term (0 = DPO only).

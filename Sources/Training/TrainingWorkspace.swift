@@ -22,6 +22,8 @@ final class TrainingWorkspace {
     var dX = 0, dRes = 0, dH1 = 0, dFfnAct = 0, dFfnPre = 0, dAttn = 0, dQkv = 0
     var loraScratch = 0, loraDu = 0, attnScratch = 0, dPooled = 0, dLogits = 0
     var tokens = 0, sequences = 0
+    /// Floats of attention scratch per sequence.
+    var attnScratchStride = 0
 
     func prepare(config: EncoderConfig, lora: LoRAConfig, classes k: Int, batch: TokenBatch) {
         let n = batch.tokenCount, b = batch.count, c = config.hiddenSize, f = config.intermediateSize
@@ -51,7 +53,8 @@ final class TrainingWorkspace {
         output = take(n * c); pooled = take(b * c); logits = take(b * k); probs = take(b * k)
         dX = take(n * c); dRes = take(n * c); dH1 = take(n * c); dFfnAct = take(n * f); dFfnPre = take(n * f)
         dAttn = take(n * c); dQkv = take(3 * n * c); loraScratch = take(n * max(c, f)); loraDu = take(n * r)
-        attnScratch = take(batch.longest + 1); dPooled = take(b * c); dLogits = take(b * k)
+        attnScratchStride = batch.longest + 1
+        attnScratch = take(attnScratchStride * max(b, 1)); dPooled = take(b * c); dLogits = take(b * k)
         buffer.reserve(next)
     }
 

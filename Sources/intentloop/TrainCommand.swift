@@ -33,6 +33,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "β of the DPO loss.") var dpoBeta: Float?
     @Flag(help: "Skip the linear probe (train the head from zero with the LoRA pairs).") var noLinearProbe = false
     @Option(help: "Early-stopping patience in epochs.") var patience: Int?
+    @Option(help: "Epochs of the linear probe.") var probeEpochs: Int?
+    @Option(help: "Learning rate of the linear probe.") var probeLr: Float?
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
@@ -55,6 +57,8 @@ struct TrainCommand: ParsableCommand {
         if let dpoWeight { o.dpoWeight = dpoWeight }
         if let dpoBeta { o.dpoBeta = dpoBeta }
         if let patience { o.patience = patience }
+        if let probeEpochs { o.probeEpochs = probeEpochs }
+        if let probeLr { o.probeLearningRate = probeLr }
         o.balanceClasses = balanceClasses
         o.linearProbe = !noLinearProbe
         o.threads = model.threads ?? ProcessInfo.processInfo.activeProcessorCount

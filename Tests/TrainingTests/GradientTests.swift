@@ -128,3 +128,35 @@ import Tokenization
         #expect(abs(p[1] - (-2 - 0.1 * (-1 + 0.01 * -2))) < 1e-5)
     }
 }
+
+/// Splitting a batch over workers gives the same loss and gradient as one pass over it.
+@Suite struct DataParallelTests {
+    @Test func sharesSumToTheWholeBatchGradient() throws {
+        let base = try BaseModel.load(TestPaths.tinyBERT)
+        var o = TrainingOptions()
+        o.lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0)
+        o.labelSmoothing = 0.1
+        o.dpoWeight = 0.5
+        let trainer = Trainer(base: base, options: o)
+        let params = AdapterParameters(lora: o.lora, encoder: base.encoder.config, classes: 3)
+        randomize(params, seed: 51)
+        let items: [Trainer.Item] = [
+            .labelled(tokens: [2, 5, 7, 3], label: 0), .labelled(tokens: [2, 9, 3], label: 2),
+            .pair(tokens: [2, 11, 12, 13, 3], chosen: 1, rejected: 0, refMargin: 0.2),
+            .labelled(tokens: [2, 6, 6, 8, 9, 3], label: 1), .pair(tokens: [2, 8, 3], chosen: 2, rejected: 1, refMargin: -0.1),
+        ]
+        let weights: [Float] = [1, 2, 0.5]
+        func model() -> LoRAModel { LoRAModel(base: base.encoder.weights, params: params, pooling: .mean, seed: 1, threads: 1) }
+        let single = model()
+        let whole = trainer.trainStep(model: single, items: items, classWeights: weights, ceTotal: 1 + 0.5 + 2, pairTotal: 2)
+        let workers = [model(), model()]
+        let split = trainer.parallelStep(models: workers, items: items, classWeights: weights)
+        #expect(abs(whole - split) < 1e-5)
+        #expect(relativeDifference(single.grads.array, workers[0].grads.array) < 1e-4)
+    }
+
+    func relativeDifference(_ a: [Float], _ b: [Float]) -> Float {
+        let scale = max(1e-6, a.map(abs).max()!)
+        return zip(a, b).map { abs($0 - $1) }.max()! / scale
+    }
+}

@@ -60,6 +60,7 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "IntentModel", "IntentKernels", "IntentData", "Tokenization"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "CLITests", swiftSettings: swiftSettings),
         .testTarget(name: "IntentDataTests", dependencies: ["IntentData"], swiftSettings: swiftSettings),
         .testTarget(name: "IntentKernelsTests", dependencies: ["IntentKernels"], swiftSettings: swiftSettings),
         .testTarget(

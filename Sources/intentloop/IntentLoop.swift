@@ -21,7 +21,10 @@ struct IntentLoop: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success || code == .failure && isCleanExit(error) { exit(withError: error) }
-            FileHandle.standardError.write(Data("error: \(fullMessage(for: error))\n".utf8))
+            var text = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+            text = text.replacingOccurrences(of: "\n", with: "; ")
+            FileHandle.standardError.write(Data("error: \(text) (see intentloop --help)\n".utf8))
             Foundation.exit(code == .success ? 0 : 2)
         }
     }

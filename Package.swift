@@ -58,7 +58,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "IntentModel", "IntentKernels", "IntentData", "Tokenization"],
-            swiftSettings: swiftSettings
+            exclude: ["Goldens"], swiftSettings: swiftSettings
         ),
         .testTarget(name: "CLITests", swiftSettings: swiftSettings),
         .testTarget(name: "IntentDataTests", dependencies: ["IntentData"], swiftSettings: swiftSettings),

@@ -33,11 +33,14 @@ if b:
               f"{s['examples_per_s']:.1f} examples/s, {s['wall_seconds']:.0f} s wall clock (frozen embeddings + linear head: 92.44 %).", ""]
 d = r.get("dpo")
 if d:
+    earlier = r.get("earlier_sections", {}).get("dpo")
+    note = (f" (This section is from the run of {earlier['date']}, recipe: targets {earlier['recipe']['targets']}, lr {earlier['recipe']['lr']}.)"
+            if earlier else "")
     lines += ["## DPO effect", "",
               f"Start: an adapter trained on 10 utterances per CLINC150 intent (1,500; 5 epochs): test accuracy {pct(d['start']['accuracy'])}. "
               f"Its errors on the {d['held_out_utterances']} validation utterances ({d['errors_used_as_pairs']}) become corrections: "
               "SFT examples (text, right intent) and preference pairs (chosen = right intent, rejected = its prediction). "
-              "Each variant continues from the start adapter for 3 epochs at lr 1e-3, with the start adapter as the frozen DPO reference.", "",
+              "Each variant continues from the start adapter for 3 epochs at lr 1e-3, with the start adapter as the frozen DPO reference." + note, "",
               "| variant | training data | test accuracy | change |", "| --- | --- | ---: | ---: |"]
     desc = {"ce_only": "subset + corrections, cross-entropy", "dpo_only": "preference pairs only, DPO (β 1)",
             "ce_plus_dpo": "subset + corrections (CE) + pairs (λ = 1 DPO)"}

@@ -13,6 +13,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--intentloop", required=True); ap.add_argument("--python", required=True)
 ap.add_argument("--epochs", type=int, default=3); ap.add_argument("--lr", type=float, default=2e-3)
 ap.add_argument("--seed", type=int, default=42); ap.add_argument("--skip-pytorch", action="store_true")
+ap.add_argument("--targets", default="query,value")
 ap.add_argument("--only", choices=["clinc", "banking", "dpo"], action="append")
 args = ap.parse_args()
 WORK.mkdir(parents=True, exist_ok=True); OUT.mkdir(parents=True, exist_ok=True)
@@ -48,11 +49,14 @@ def swift_eval(adapter, data):
 
 results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "command": "ops/bench/train " + " ".join(sys.argv[5:]), "recipe": {"epochs": args.epochs, "lr": args.lr, "seed": args.seed,
-           "batch_size": 32, "rank": 8, "alpha": 16, "dropout": 0.05, "targets": "query,value", "weight_decay": 0.01, "warmup": 0.05}}
+           "batch_size": 32, "rank": 8, "alpha": 16, "dropout": 0.05, "targets": args.targets, "weight_decay": 0.01, "warmup": 0.05}}
 prev = OUT / "train.json"
 if args.only and prev.exists():
-    results = {**json.loads(prev.read_text()), **{k: results[k] for k in ("date",)}}
-recipe = ["--epochs", args.epochs, "--lr", args.lr]
+    old = json.loads(prev.read_text())
+    results = {**old, "date": results["date"], "command": results["command"], "recipe": results["recipe"],
+               "earlier_sections": {k: {"date": old["date"], "recipe": old["recipe"]} for k in ("clinc150", "banking77", "dpo")
+                                    if k in old and k not in args.only}}
+recipe = ["--epochs", args.epochs, "--lr", args.lr, "--targets", args.targets]
 clinc = json.load(open(SHARED / "clinc150/data_full.json"))
 
 if not args.only or "clinc" in args.only:
@@ -65,7 +69,7 @@ if not args.only or "clinc" in args.only:
     if not args.skip_pytorch:
         log("CLINC150: PyTorch + PEFT")
         p, wall = run([args.python, ROOT / "ops/bench/train_peft.py", train, test, MODEL, WORK / "clinc-peft",
-                       "--epochs", args.epochs, "--lr", args.lr, "--seed", args.seed])
+                       "--epochs", args.epochs, "--lr", args.lr, "--seed", args.seed, "--targets", args.targets])
         torch = json.loads(p.stdout); torch["wall_seconds"] = wall
         results["clinc150"]["pytorch_peft"] = torch
         results["clinc150"]["throughput_ratio"] = swift["examples_per_s"] / torch["examples_per_s"]

@@ -21,6 +21,7 @@ ap.add_argument("train"); ap.add_argument("test"); ap.add_argument("model"); ap.
 ap.add_argument("--epochs", type=int, default=3); ap.add_argument("--lr", type=float, default=2e-3)
 ap.add_argument("--seed", type=int, default=42); ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--batch-size", type=int, default=32)
+ap.add_argument("--targets", default="query,value", help="IntentLoop target names, comma-separated")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(args.seed); random.seed(args.seed)
@@ -31,7 +32,10 @@ labels = sorted({e["intent"] for e in train})
 index = {l: i for i, l in enumerate(labels)}
 tok = AutoTokenizer.from_pretrained(args.model)
 base = AutoModel.from_pretrained(args.model)
-model = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["query", "value"]))
+MODULES = {"query": r"attention\.self\.query", "key": r"attention\.self\.key", "value": r"attention\.self\.value",
+           "attention.output": r"attention\.output\.dense", "intermediate": r"intermediate\.dense", "output": r"(?<!attention\.)output\.dense"}
+pattern = r".*encoder\.layer\.\d+\.(" + "|".join(MODULES[t] for t in args.targets.split(",")) + ")"
+model = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=pattern))
 head = torch.nn.Linear(base.config.hidden_size, len(labels))
 torch.nn.init.zeros_(head.weight); torch.nn.init.zeros_(head.bias)
 
@@ -105,4 +109,4 @@ json.dump({"pooling": "mean", "architecture": "bert", "info": {"trained_by": "Py
 print(json.dumps({"implementation": f"PyTorch {torch.__version__} + PEFT", "threads": torch.get_num_threads(),
                   "test_accuracy": accuracy, "examples_per_s": seen / train_seconds, "probe_seconds": probe_seconds,
                   "train_seconds": train_seconds, "total_seconds": total_seconds, "epochs": args.epochs, "lr": args.lr,
-                  "seed": args.seed, "train_examples": len(train), "test_examples": len(test)}, indent=1))
+                  "seed": args.seed, "targets": args.targets, "lora_modules": sum(1 for n, _ in model.named_modules() if n.endswith("lora_A")), "train_examples": len(train), "test_examples": len(test)}, indent=1))

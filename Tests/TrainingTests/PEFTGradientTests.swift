@@ -1,0 +1,62 @@
+import Foundation
+import IntentKernels
+import IntentModel
+import Testing
+import Tokenization
+@testable import Training
+
+/// LoRA and head gradients for one batch of the real all-MiniLM-L6-v2 against PEFT's
+/// (golden from ops/reference/make_lora_golden.py: r 2 on all six projections of every layer,
+/// no dropout, cross-entropy on a mean-pooled linear head). Tolerance: per tensor, max abs
+/// difference ≤ 1e-3 of that tensor's largest reference gradient (float32 over 6 layers).
+@Suite struct PEFTGradientTests {
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Goldens/minilm-lora")
+
+    @Test func gradientsMatchPEFT() throws {
+        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let adapter = try Adapter.load(from: Self.golden, encoder: base.encoder.config)
+        #expect(adapter.parameters.lora.targets == TensorNames.Projection.allCases)
+        #expect(adapter.parameters.lora.rank == 2 && adapter.parameters.lora.scaling == 2)
+        let batchJSON = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.golden.appendingPathComponent("batch.json"))) as? [String: Any])
+        let texts = try #require(batchJSON["texts"] as? [String])
+        let labels = try #require(batchJSON["labels"] as? [Int]).map(Int32.init)
+        let referenceLoss = try #require(batchJSON["loss"] as? Double)
+
+        let model = LoRAModel(base: base.encoder.weights, params: adapter.parameters, pooling: .mean, seed: 0, threads: 1)
+        let k = adapter.parameters.classes, b = texts.count
+        let logits = model.forward(base.tokenizer.encodeBatch(texts), training: false)
+        var probs = [Float](repeating: 0, count: b * k)
+        softmaxForward(&probs, logits, rows: b, classes: k)
+        let dLogits = model.ws.p(model.ws.dLogits)
+        dLogits.update(repeating: 0, count: b * k)
+        let loss = crossEntropyForwardBackward(dlogits: dLogits, probs: probs, labels: labels, rows: b, classes: k)
+        #expect(abs(Double(loss) - referenceLoss) < 1e-4, "loss \(loss) vs PEFT \(referenceLoss)")
+        model.grads.zero()
+        model.backward()
+
+        // Our gradients, written under the adapter's tensor names, against PEFT's.
+        let ours = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: ours) }
+        let asAdapter = Adapter(parameters: gradientView(model), labels: adapter.labels)
+        try asAdapter.save(to: ours)
+        let mine = try SafeTensorsFile(url: ours.appendingPathComponent("adapter_model.safetensors"))
+        let reference = try SafeTensorsFile(url: Self.golden.appendingPathComponent("grads.safetensors"))
+        #expect(mine.tensors.count == reference.tensors.count)
+        var worst: Float = 0
+        for name in reference.tensors.keys.sorted() {
+            let r = try reference.floats(name), m = try mine.floats(name, shape: reference.tensors[name]!.shape)
+            let scale = max(r.map(abs).max()!, 1e-12)
+            let diff = zip(r, m).map { abs($0 - $1) }.max()! / scale
+            worst = max(worst, diff)
+            #expect(diff <= 1e-3, "\(name): max abs difference \(diff) of the largest gradient")
+        }
+        print("worst per-tensor relative gradient difference vs PEFT over \(reference.tensors.count) tensors: \(worst)")
+    }
+
+    /// The gradient block viewed as an adapter, so that `Adapter.save` names each tensor as PEFT does.
+    func gradientView(_ model: LoRAModel) -> AdapterParameters {
+        let p = AdapterParameters(lora: model.params.lora, encoder: model.params.encoder, classes: model.params.classes)
+        p.buffer.pointer.update(from: model.grads.pointer, count: model.grads.count)
+        return p
+    }
+}

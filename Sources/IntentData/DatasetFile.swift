@@ -49,8 +49,9 @@ public enum DatasetFile {
         return LabelledExample(text: text, intent: trimmedIntent)
     }
 
-    static func jsonLines(_ data: Data, file: String) throws(DatasetError) -> [LabelledExample] {
-        var out: [LabelledExample] = []
+    /// The JSON object of every non-blank line of a JSONL file, with its 1-based line number.
+    public static func jsonObjectLines(_ data: Data, file: String) throws(DatasetError) -> [(line: Int, object: [String: Any])] {
+        var out: [(line: Int, object: [String: Any])] = []
         var lineNumber = 0
         for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
@@ -58,8 +59,16 @@ public enum DatasetFile {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
                 throw DatasetError(file: file, line: lineNumber, problem: "not a JSON object")
             }
+            out.append((lineNumber, object))
+        }
+        return out
+    }
+
+    static func jsonLines(_ data: Data, file: String) throws(DatasetError) -> [LabelledExample] {
+        var out: [LabelledExample] = []
+        for (line, object) in try jsonObjectLines(data, file: file) {
             let intent = intentKeys.lazy.compactMap { object[$0] }.first
-            out.append(try example(text: object["text"], intent: intent, file: file, line: lineNumber))
+            out.append(try example(text: object["text"], intent: intent, file: file, line: line))
         }
         return out
     }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Number of attention probabilities `attentionForward` stores: Σ_b H · L_b².
 public func attentionProbsCount(starts: UnsafePointer<Int>, sequences b: Int, heads h: Int) -> Int {
     var total = 0
@@ -34,27 +32,11 @@ public func attentionForward(
             for i in 0..<l {
                 let q = qkv + (o + i) * stride + head * d
                 let row = p + i * l
-                var maxScore = -Float.infinity
-                for j in 0..<l {
-                    let k = qkv + (o + j) * stride + c + head * d
-                    let score = dot(q, k, count: d) * scale
-                    row[j] = score
-                    maxScore = max(maxScore, score)
-                }
-                var sum: Float = 0
-                for j in 0..<l {
-                    let e = Foundation.exp(row[j] - maxScore)
-                    row[j] = e
-                    sum += e
-                }
-                let inv = 1 / sum
+                for j in 0..<l { row[j] = dot(q, qkv + (o + j) * stride + c + head * d, count: d) * scale }
+                softmaxForward(row, row, rows: 1, classes: l)
                 let y = out + (o + i) * c + head * d
                 y.update(repeating: 0, count: d)
-                for j in 0..<l {
-                    let pij = row[j] * inv
-                    row[j] = pij
-                    axpy(y, pij, qkv + (o + j) * stride + 2 * c + head * d, count: d)
-                }
+                for j in 0..<l { axpy(y, row[j], qkv + (o + j) * stride + 2 * c + head * d, count: d) }
             }
             p += l * l
         }

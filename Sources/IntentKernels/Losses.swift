@@ -1,6 +1,7 @@
 import Foundation
 
 /// Softmax of each row of logits [B, K] into probs [B, K] (max-subtracted, so large logits are safe).
+/// In place (probs == logits) is allowed.
 public func softmaxForward(_ probs: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>, rows b: Int, classes k: Int) {
     for r in 0..<b {
         let z = logits + r * k, p = probs + r * k

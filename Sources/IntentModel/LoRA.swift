@@ -1,3 +1,5 @@
+import Foundation
+
 /// LoRA hyper-parameters (PEFT's meaning): each targeted projection W [out, in] gains
 /// s · B · A with A [r, in], B [out, r], s = α / r, and dropout on A's input while training.
 public struct LoRAConfig: Sendable, Equatable {
@@ -66,5 +68,3 @@ extension TensorNames.Projection {
         }
     }
 }
-
-import Foundation

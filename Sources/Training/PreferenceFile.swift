@@ -9,13 +9,7 @@ extension PreferencePair {
             throw DatasetError(file: path, problem: "missing or unreadable")
         }
         var out: [PreferencePair] = []
-        var line = 0
-        for raw in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            line += 1
-            if raw.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any] else {
-                throw DatasetError(file: path, line: line, problem: "not a JSON object")
-            }
+        for (line, object) in try DatasetFile.jsonObjectLines(data, file: path) {
             guard let text = object["text"] as? String, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 throw DatasetError(file: path, line: line, problem: "missing or empty \"text\"")
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IntentData
 import IntentModel
 import Training
 

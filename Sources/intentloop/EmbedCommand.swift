@@ -29,14 +29,8 @@ struct EmbedCommand: ParsableCommand {
         let model = try options.loadModel()
         let texts = standardInputLines()
         var out = OutputBuffer()
-        let workspace = EncoderWorkspace()
-        var start = 0
-        while start < texts.count {
-            let chunk = Array(texts[start..<min(start + batchSize, texts.count)])
-            for vector in model.embed(chunk, pooling: pooling, normalize: normalize, batchSize: batchSize, workspace: workspace) {
-                out.line("{\"embedding\":[\(vector.map { "\($0)" }.joined(separator: ","))]}")
-            }
-            start += chunk.count
+        for vector in model.embed(texts, pooling: pooling, normalize: normalize, batchSize: batchSize) {
+            out.line("{\"embedding\":[\(vector.map { "\($0)" }.joined(separator: ","))]}")
         }
         out.flush()
     }

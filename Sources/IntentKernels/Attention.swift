@@ -14,16 +14,19 @@ public func attentionProbsCount(starts: UnsafePointer<Int>, sequences b: Int, he
 ///   qkv   [N, 3C]  query | key | value projections, head h in channels h·D..<(h+1)·D of each
 ///   out   [N, C]   Σ_j softmax_j(q_i·k_j / √D) v_j, per head
 ///   probs [Σ_b H·L_b²]  the softmax, saved for the backward pass (layout: sequence, head, i, j)
+///   dropMask  nil, or attention-probability dropout in the layout of probs (0 or 1/(1−p), see
+///             `dropoutMask`): out_i = Σ_j P_ij·m_ij·v_j; probs keeps the undropped softmax.
 public func attentionForward(
     _ out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
     _ qkv: UnsafePointer<Float>, starts: UnsafePointer<Int>, sequences b: Int,
-    heads h: Int, channels c: Int
+    heads h: Int, channels c: Int, dropMask: UnsafePointer<Float>? = nil
 ) {
     precondition(h > 0 && c % h == 0, "attentionForward: \(c) channels do not split into \(h) heads")
     let d = c / h
     let scale = 1 / Float(d).squareRoot()
     let stride = 3 * c
     var p = probs
+    var m = dropMask
     for s in 0..<b {
         let o = starts[s]
         let l = starts[s + 1] - o
@@ -36,40 +39,49 @@ public func attentionForward(
                 softmaxForward(row, row, rows: 1, classes: l)
                 let y = out + (o + i) * c + head * d
                 y.update(repeating: 0, count: d)
-                for j in 0..<l { axpy(y, row[j], qkv + (o + j) * stride + 2 * c + head * d, count: d) }
+                if let m {
+                    let mrow = m + i * l
+                    for j in 0..<l { axpy(y, row[j] * mrow[j], qkv + (o + j) * stride + 2 * c + head * d, count: d) }
+                } else {
+                    for j in 0..<l { axpy(y, row[j], qkv + (o + j) * stride + 2 * c + head * d, count: d) }
+                }
             }
             p += l * l
+            m = m.map { $0 + l * l }
         }
     }
 }
 
-/// Backward of `attentionForward`, accumulating into dqkv [N, 3C].
+/// Backward of `attentionForward` (with the same `dropMask`), accumulating into dqkv [N, 3C].
 /// `scratch` holds at least max_b L_b Floats.
 public func attentionBackward(
     dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
     probs: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-    starts: UnsafePointer<Int>, sequences b: Int, heads h: Int, channels c: Int
+    starts: UnsafePointer<Int>, sequences b: Int, heads h: Int, channels c: Int, dropMask: UnsafePointer<Float>? = nil
 ) {
     precondition(h > 0 && c % h == 0, "attentionBackward: \(c) channels do not split into \(h) heads")
     let d = c / h
     let scale = 1 / Float(d).squareRoot()
     let stride = 3 * c
     var p = probs
+    var m = dropMask
     for s in 0..<b {
         let o = starts[s]
         let l = starts[s + 1] - o
         for head in 0..<h {
             for i in 0..<l {
                 let row = p + i * l
+                let mrow = m.map { $0 + i * l }
                 let dy = dout + (o + i) * c + head * d
-                // dP_ij = dy_i · v_j, and dv_j += P_ij dy_i
+                // dP_ij = m_ij (dy_i · v_j), and dv_j += P_ij m_ij dy_i (m = 1 without dropout)
                 var rowDot: Float = 0
                 for j in 0..<l {
                     let vOff = (o + j) * stride + 2 * c + head * d
-                    let dp = dot(dy, qkv + vOff, count: d)
+                    let keep = mrow?[j] ?? 1
+                    let dp = dot(dy, qkv + vOff, count: d) * keep
                     scratch[j] = dp
                     rowDot += dp * row[j]
-                    axpy(dqkv + vOff, row[j], dy, count: d)
+                    axpy(dqkv + vOff, row[j] * keep, dy, count: d)
                 }
                 // dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik); scores were scaled q·k.
                 let qOff = (o + i) * stride + head * d
@@ -81,6 +93,7 @@ public func attentionBackward(
                 }
             }
             p += l * l
+            m = m.map { $0 + l * l }
         }
     }
 }

@@ -33,22 +33,6 @@ public func adamWUpdate(
     }
 }
 
-/// Inverted dropout with a deterministic generator: mask[i] is 0 with probability p, else
-/// 1/(1−p); out = inp ∘ mask. p = 0 writes a mask of ones.
-public func dropoutForward(
-    _ out: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-    count n: Int, probability p: Float, generator: inout SplitMix64
-) {
-    precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
-    let keep = 1 / (1 - p)
-    let threshold = UInt64(Double(p) * Double(UInt64.max))
-    for i in 0..<n {
-        let m: Float = p == 0 || generator.next() >= threshold ? keep : 0
-        mask[i] = m
-        out[i] = inp[i] * m
-    }
-}
-
 /// A small, fast, seedable generator (SplitMix64) for dropout, shuffling and initialisation.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64

@@ -14,10 +14,17 @@ public struct EncoderConfig: Sendable, Equatable {
     /// 0 for models without token-type embeddings (DistilBERT).
     public var typeVocabSize: Int
     public var layerNormEps: Float
+    /// Dropout the model was pre-trained with, which transformers applies in train mode: on the
+    /// embeddings and on both residual branches of every layer (BERT `hidden_dropout_prob`,
+    /// DistilBERT `dropout`), and on the attention probabilities (`attention_probs_dropout_prob`,
+    /// `attention_dropout`). Used only when training.
+    public var hiddenDropout: Float
+    public var attentionDropout: Float
 
     public init(
         architecture: Architecture, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
-        intermediateSize: Int, maxPositions: Int, typeVocabSize: Int, layerNormEps: Float
+        intermediateSize: Int, maxPositions: Int, typeVocabSize: Int, layerNormEps: Float,
+        hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1
     ) {
         self.architecture = architecture
         self.vocabSize = vocabSize
@@ -28,6 +35,8 @@ public struct EncoderConfig: Sendable, Equatable {
         self.maxPositions = maxPositions
         self.typeVocabSize = typeVocabSize
         self.layerNormEps = layerNormEps
+        self.hiddenDropout = hiddenDropout
+        self.attentionDropout = attentionDropout
     }
 
     public static func load(_ url: URL) throws(ModelError) -> EncoderConfig {
@@ -52,6 +61,13 @@ public struct EncoderConfig: Sendable, Equatable {
             }
             return v
         }
+        func probability(_ key: String) throws(ModelError) -> Float {
+            guard let v = json[key] else { return 0.1 }
+            guard let p = (v as? Double).map(Float.init) ?? (v as? Int).map(Float.init), p >= 0, p < 1 else {
+                throw ModelError(file: path, problem: "invalid '\(key)' (a probability in [0, 1))")
+            }
+            return p
+        }
         func activation(_ key: String) throws(ModelError) {
             let act = json[key] as? String ?? "gelu"
             guard act == "gelu" else {
@@ -70,14 +86,16 @@ public struct EncoderConfig: Sendable, Equatable {
                 layers: try int("num_hidden_layers"), heads: try int("num_attention_heads"),
                 intermediateSize: try int("intermediate_size"), maxPositions: try int("max_position_embeddings"),
                 typeVocabSize: json["type_vocab_size"] as? Int ?? 2,
-                layerNormEps: Float(json["layer_norm_eps"] as? Double ?? 1e-12)
+                layerNormEps: Float(json["layer_norm_eps"] as? Double ?? 1e-12),
+                hiddenDropout: try probability("hidden_dropout_prob"), attentionDropout: try probability("attention_probs_dropout_prob")
             )
         case "distilbert":
             try activation("activation")
             config = EncoderConfig(
                 architecture: .distilbert, vocabSize: try int("vocab_size"), hiddenSize: try int("dim"),
                 layers: try int("n_layers"), heads: try int("n_heads"), intermediateSize: try int("hidden_dim"),
-                maxPositions: try int("max_position_embeddings"), typeVocabSize: 0, layerNormEps: 1e-12
+                maxPositions: try int("max_position_embeddings"), typeVocabSize: 0, layerNormEps: 1e-12,
+                hiddenDropout: try probability("dropout"), attentionDropout: try probability("attention_dropout")
             )
         case let other?:
             throw ModelError(file: path, problem: "unknown architecture '\(other)' (supported: bert, distilbert)")

@@ -12,8 +12,14 @@ final class LoRAModel {
     let grads: FloatBuffer
     let pooling: Pooling
     var dropoutGenerator: SplitMix64
+    /// Dropout inside the frozen encoder when training (transformers' train mode; 0 = off):
+    /// on the embeddings and both residual branches, and on the attention probabilities.
+    var hiddenDropout: Float = 0
+    var attentionDropout: Float = 0
     let ws = TrainingWorkspace()
     let threads: Int
+    /// What the last forward pass dropped, for the backward pass.
+    private var droppedHidden = false, droppedAttention = false
 
     init(base: EncoderWeights, params: AdapterParameters, pooling: Pooling, seed: UInt64, threads: Int) {
         self.base = base
@@ -60,7 +66,7 @@ final class LoRAModel {
     }
 
     /// Runs the encoder and head; returns logits [B, K] (valid until the next forward).
-    /// `training` turns LoRA dropout on.
+    /// `training` turns dropout on (LoRA, and the encoder's own when its rates are set).
     @discardableResult
     func forward(_ batch: TokenBatch, training: Bool) -> UnsafeMutablePointer<Float> {
         let cfg = config, w = base, p = params
@@ -68,6 +74,8 @@ final class LoRAModel {
         let n = batch.tokenCount, b = batch.count, c = cfg.hiddenSize, f = cfg.intermediateSize, h = cfg.heads
         let r = p.lora.rank, s = p.lora.scaling
         let dropout = training ? p.lora.dropout : 0
+        droppedHidden = training && hiddenDropout > 0
+        droppedAttention = training && attentionDropout > 0
         ws.starts.withUnsafeBufferPointer { sb in
             let starts = sb.baseAddress!
             batch.ids.withUnsafeBufferPointer { ids in
@@ -80,6 +88,10 @@ final class LoRAModel {
             layerNormForward(ws.p(ws.layers[0].input), mean: nil, rstd: nil, ws.p(ws.layers[0].res1),
                              weight: w.pointer(w.embeddingNormWeight), bias: w.pointer(w.embeddingNormBias),
                              rows: n, channels: c, eps: cfg.layerNormEps)
+            if droppedHidden {
+                let x0 = ws.p(ws.layers[0].input)
+                dropoutForward(x0, mask: ws.p(ws.embeddingMask), x0, count: n * c, probability: hiddenDropout, generator: &dropoutGenerator)
+            }
             for (li, l) in w.layers.enumerated() {
                 let a = ws.layers[li]
                 let x = ws.p(a.input)
@@ -97,14 +109,27 @@ final class LoRAModel {
                 linearForward(qkv, x, w.pointer(l.qkvWeight), w.pointer(l.qkvBias), rows: n, inFeatures: c, outFeatures: 3 * c)
                 for proj in [TensorNames.Projection.query, .key, .value] { lora(proj, x, qkv + qkvSlot(proj)! * c, ld: 3 * c) }
                 let probsStarts = ws.probsStarts
+                let dropProbs = droppedAttention, probsMask = ws.p(a.probsMask)
+                if dropProbs {
+                    dropoutMask(probsMask, count: probsStarts[b], probability: attentionDropout, generator: &dropoutGenerator)
+                }
                 parallelRanges(b, threads: threads, grain: 4) { q in
                     attentionForward(ws.p(a.attn), probs: ws.p(a.probs) + probsStarts[q.lowerBound], qkv, starts: starts + q.lowerBound,
-                                     sequences: q.count, heads: h, channels: c)
+                                     sequences: q.count, heads: h, channels: c, dropMask: dropProbs ? probsMask + probsStarts[q.lowerBound] : nil)
+                }
+                /// out = dropout(branch) + skip (in place over branch).
+                func residual(_ branch: UnsafeMutablePointer<Float>, _ skip: UnsafePointer<Float>, mask: Int) {
+                    if droppedHidden {
+                        dropoutMask(ws.p(mask), count: n * c, probability: hiddenDropout, generator: &dropoutGenerator)
+                        residualDropoutForward(branch, branch: branch, mask: ws.p(mask), skip: skip, count: n * c)
+                    } else {
+                        residualForward(branch, branch, skip, count: n * c)
+                    }
                 }
                 let res1 = ws.p(a.res1)
                 linearForward(res1, ws.p(a.attn), w.pointer(l.outWeight), w.pointer(l.outBias), rows: n, inFeatures: c, outFeatures: c)
                 lora(.attentionOutput, ws.p(a.attn), res1, ld: c)
-                residualForward(res1, res1, x, count: n * c)
+                residual(res1, x, mask: a.mask1)
                 normForward(ws.p(a.h1), mean: ws.p(a.mean1), rstd: ws.p(a.rstd1), res1, weight: l.norm1Weight, bias: l.norm1Bias, rows: n)
                 linearForward(ws.p(a.ffnPre), ws.p(a.h1), w.pointer(l.ffnInWeight), w.pointer(l.ffnInBias), rows: n, inFeatures: c, outFeatures: f)
                 lora(.intermediate, ws.p(a.h1), ws.p(a.ffnPre), ld: f)
@@ -114,7 +139,7 @@ final class LoRAModel {
                 let res2 = ws.p(a.res2)
                 linearForward(res2, ws.p(a.ffnAct), w.pointer(l.ffnOutWeight), w.pointer(l.ffnOutBias), rows: n, inFeatures: f, outFeatures: c)
                 lora(.output, ws.p(a.ffnAct), res2, ld: c)
-                residualForward(res2, res2, ws.p(a.h1), count: n * c)
+                residual(res2, ws.p(a.h1), mask: a.mask2)
                 let next = li + 1 < w.layers.count ? ws.p(ws.layers[li + 1].input) : ws.p(ws.output)
                 normForward(next, mean: ws.p(a.mean2), rstd: ws.p(a.rstd2), res2, weight: l.norm2Weight, bias: l.norm2Bias, rows: n)
             }
@@ -170,6 +195,13 @@ final class LoRAModel {
                         for j in 0..<(n * i) { dInput[j] += scratch[j] * mask[j] }
                     }
                 }
+                /// The gradient of a residual branch's pre-dropout output: dout ∘ mask, or dout itself.
+                func branchGradient(_ dout: UnsafeMutablePointer<Float>, mask: Int) -> UnsafeMutablePointer<Float> {
+                    guard droppedHidden else { return dout }
+                    let d = ws.p(ws.dBranch)
+                    multiply(d, dout, ws.p(mask), count: n * c)
+                    return d
+                }
                 // Output layer norm: dX holds the gradient of this layer's output.
                 let dRes = ws.p(ws.dRes)
                 dRes.update(repeating: 0, count: n * c)
@@ -179,9 +211,10 @@ final class LoRAModel {
                 dH1.update(from: dRes, count: n * c)
                 let dFfnAct = ws.p(ws.dFfnAct)
                 dFfnAct.update(repeating: 0, count: n * f)
-                linearBackward(dinp: dFfnAct, dweight: nil, dbias: nil, dout: dRes, inp: ws.p(a.ffnAct), weight: w.pointer(l.ffnOutWeight),
+                let dFfnOut = branchGradient(dRes, mask: a.mask2)
+                linearBackward(dinp: dFfnAct, dweight: nil, dbias: nil, dout: dFfnOut, inp: ws.p(a.ffnAct), weight: w.pointer(l.ffnOutWeight),
                                rows: n, inFeatures: f, outFeatures: c)
-                lora(.output, dout: dRes, ld: c, inp: ws.p(a.ffnAct), dInput: dFfnAct)
+                lora(.output, dout: dFfnOut, ld: c, inp: ws.p(a.ffnAct), dInput: dFfnAct)
                 let dFfnPre = ws.p(ws.dFfnPre)
                 dFfnPre.update(repeating: 0, count: n * f)
                 parallelRanges(n, threads: threads, grain: 32) { r in
@@ -197,17 +230,20 @@ final class LoRAModel {
                 if needInput { dX.update(from: dRes, count: n * c) }
                 let dAttn = ws.p(ws.dAttn)
                 dAttn.update(repeating: 0, count: n * c)
-                linearBackward(dinp: dAttn, dweight: nil, dbias: nil, dout: dRes, inp: ws.p(a.attn), weight: w.pointer(l.outWeight),
+                let dAttnOut = branchGradient(dRes, mask: a.mask1)
+                linearBackward(dinp: dAttn, dweight: nil, dbias: nil, dout: dAttnOut, inp: ws.p(a.attn), weight: w.pointer(l.outWeight),
                                rows: n, inFeatures: c, outFeatures: c)
-                lora(.attentionOutput, dout: dRes, ld: c, inp: ws.p(a.attn), dInput: dAttn)
+                lora(.attentionOutput, dout: dAttnOut, ld: c, inp: ws.p(a.attn), dInput: dAttn)
                 let dQkv = ws.p(ws.dQkv)
                 dQkv.update(repeating: 0, count: 3 * n * c)
                 let probsStarts = ws.probsStarts, scratchStride = ws.attnScratchStride
+                let probsMask: UnsafeMutablePointer<Float>? = droppedAttention ? ws.p(a.probsMask) : nil
                 parallelRanges(b, threads: threads, grain: 4) { q in
                     // Workers own disjoint sequences, hence disjoint dqkv rows; each uses its first sequence's scratch row.
                     attentionBackward(dqkv: dQkv, dout: dAttn, qkv: ws.p(a.qkv), probs: ws.p(a.probs) + probsStarts[q.lowerBound],
                                       scratch: ws.p(ws.attnScratch) + q.lowerBound * scratchStride,
-                                      starts: starts + q.lowerBound, sequences: q.count, heads: h, channels: c)
+                                      starts: starts + q.lowerBound, sequences: q.count, heads: h, channels: c,
+                                      dropMask: probsMask.map { $0 + probsStarts[q.lowerBound] })
                 }
                 if needInput {
                     linearBackward(dinp: dX, dweight: nil, dbias: nil, dout: dQkv, inp: ws.p(a.input), weight: w.pointer(l.qkvWeight),

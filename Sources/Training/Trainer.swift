@@ -128,7 +128,12 @@ public final class Trainer {
         // single-threaded section (layer norms, attention, GELU).
         let workers = max(1, o.threads)
         let models = (0..<workers).map { w in
-            LoRAModel(base: base.encoder.weights, params: params, pooling: o.pooling, seed: o.seed &+ UInt64(w) &* 7919, threads: 1)
+            let m = LoRAModel(base: base.encoder.weights, params: params, pooling: o.pooling, seed: o.seed &+ UInt64(w) &* 7919, threads: 1)
+            if o.encoderDropout {
+                m.hiddenDropout = base.encoder.config.hiddenDropout
+                m.attentionDropout = base.encoder.config.attentionDropout
+            }
+            return m
         }
         let model = models[0]
         let optimizer = AdamWState(count: params.buffer.count)

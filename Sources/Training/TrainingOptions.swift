@@ -13,6 +13,9 @@ public struct TrainingOptions: Sendable {
     public var maxGradNorm: Float = 1.0
     public var seed: UInt64 = 42
     public var labelSmoothing: Float = 0.1
+    /// Train with the encoder's own dropout (its config.json rates, as transformers does in train
+    /// mode) besides the LoRA dropout.
+    public var encoderDropout = true
     /// Weight classes by inverse frequency in the cross-entropy.
     public var balanceClasses = false
     /// Weight of the cross-entropy term (0 = DPO only).

@@ -6,6 +6,9 @@ import Tokenization
 struct LayerActivations {
     var input = 0, qkv = 0, attn = 0, probs = 0, res1 = 0, h1 = 0, ffnPre = 0, ffnAct = 0, res2 = 0
     var mean1 = 0, rstd1 = 0, mean2 = 0, rstd2 = 0
+    /// Encoder dropout masks (training only): attention probabilities (layout of probs), and the
+    /// attention-output and FFN-output residual branches [N, C].
+    var probsMask = 0, mask1 = 0, mask2 = 0
     /// Per LoRA slot of the layer: dropout mask [N, in] and u = dropout(x)·Aᵀ [N, r].
     var loraMask: [Int] = [], loraU: [Int] = []
 }
@@ -17,10 +20,10 @@ final class TrainingWorkspace {
     var starts: [Int] = []
     var probsStarts: [Int] = []
     var layers: [LayerActivations] = []
-    var output = 0, pooled = 0, logits = 0, probs = 0
+    var output = 0, pooled = 0, logits = 0, probs = 0, embeddingMask = 0
     // Gradient scratch.
     var dX = 0, dRes = 0, dH1 = 0, dFfnAct = 0, dFfnPre = 0, dAttn = 0, dQkv = 0
-    var loraScratch = 0, loraDu = 0, attnScratch = 0, dPooled = 0, dLogits = 0
+    var loraScratch = 0, loraDu = 0, attnScratch = 0, dPooled = 0, dLogits = 0, dBranch = 0
     var tokens = 0, sequences = 0
     /// Floats of attention scratch per sequence.
     var attnScratchStride = 0
@@ -43,6 +46,7 @@ final class TrainingWorkspace {
             a.input = take(n * c); a.qkv = take(3 * n * c); a.attn = take(n * c); a.probs = take(probsStarts[b])
             a.res1 = take(n * c); a.h1 = take(n * c); a.ffnPre = take(n * f); a.ffnAct = take(n * f); a.res2 = take(n * c)
             a.mean1 = take(n); a.rstd1 = take(n); a.mean2 = take(n); a.rstd2 = take(n)
+            a.probsMask = take(probsStarts[b]); a.mask1 = take(n * c); a.mask2 = take(n * c)
             for t in lora.targets {
                 let (i, _) = t.shape(config)
                 a.loraMask.append(take(n * i))
@@ -50,11 +54,12 @@ final class TrainingWorkspace {
             }
             return a
         }
-        output = take(n * c); pooled = take(b * c); logits = take(b * k); probs = take(b * k)
+        output = take(n * c); pooled = take(b * c); logits = take(b * k); probs = take(b * k); embeddingMask = take(n * c)
         dX = take(n * c); dRes = take(n * c); dH1 = take(n * c); dFfnAct = take(n * f); dFfnPre = take(n * f)
         dAttn = take(n * c); dQkv = take(3 * n * c); loraScratch = take(n * max(c, f)); loraDu = take(n * r)
         attnScratchStride = batch.longest + 1
         attnScratch = take(attnScratchStride * max(b, 1)); dPooled = take(b * c); dLogits = take(b * k)
+        dBranch = take(n * c)
         buffer.reserve(next)
     }
 

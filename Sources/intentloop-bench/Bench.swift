@@ -3,11 +3,11 @@ import Foundation
 
 /// Benchmarks behind `ops/bench/*` (they build this tool in release mode and call it).
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "intentloop-bench",
         abstract: "IntentLoop benchmarks; results are JSON on stdout.",
-        subcommands: [EncoderBench.self, KernelBench.self]
+        subcommands: [EncoderBench.self, KernelBench.self, HTTPBench.self]
     )
 }
 

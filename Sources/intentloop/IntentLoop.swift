@@ -2,19 +2,22 @@ import ArgumentParser
 import Foundation
 
 @main
-struct IntentLoop: ParsableCommand {
+struct IntentLoop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "intentloop",
         abstract: "Continual-learning intent classification over a Swift transformer encoder.",
-        subcommands: [TokenizeCommand.self, EmbedCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self]
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, ImportCommand.self, UsersCommand.self,
+            TokenizeCommand.self, EmbedCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self,
+        ]
     )
 
     /// Usage and input errors exit with code 2 and a one-line message (the project's CLI
     /// contract); help and version requests exit 0.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var async = command as? any AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch let error as CLIFailure {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             Foundation.exit(error.code)

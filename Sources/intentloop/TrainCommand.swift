@@ -32,6 +32,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "λ, weight of the DPO term.") var dpoWeight: Float?
     @Option(help: "β of the DPO loss.") var dpoBeta: Float?
     @Flag(help: "Skip the linear probe (train the head from zero with the LoRA pairs).") var noLinearProbe = false
+    @Flag(help: "Turn off the encoder's own dropout (its config.json rates); LoRA dropout stays.") var noEncoderDropout = false
     @Option(help: "Early-stopping patience in epochs.") var patience: Int?
     @Option(help: "Epochs of the linear probe.") var probeEpochs: Int?
     @Option(help: "Learning rate of the linear probe.") var probeLr: Float?
@@ -61,6 +62,7 @@ struct TrainCommand: ParsableCommand {
         if let probeLr { o.probeLearningRate = probeLr }
         o.balanceClasses = balanceClasses
         o.linearProbe = !noLinearProbe
+        o.encoderDropout = !noEncoderDropout
         o.threads = model.threads ?? ProcessInfo.processInfo.activeProcessorCount
         var loraTargets = o.lora.targets
         if let targets {

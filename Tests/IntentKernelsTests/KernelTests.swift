@@ -128,7 +128,9 @@ import Testing
         #expect(relativeError(dx, numeric) < 2e-3)
     }
 
-    @Test func attentionBackwardMatchesFiniteDifferences() {
+    /// With and without attention-probability dropout (a fixed mask of zeros and 1/(1−p)).
+    @Test(arguments: [false, true])
+    func attentionBackwardMatchesFiniteDifferences(dropout: Bool) {
         var rng = TestRandom(seed: 6)
         let c = 8, h = 2
         let starts = [0, 3, 4, 8]
@@ -136,16 +138,25 @@ import Testing
         var qkv = rng.floats(n * 3 * c)
         let probe = rng.floats(n * c)
         let probsCount = attentionProbsCount(starts: starts, sequences: 3, heads: h)
+        var mask = [Float](repeating: 0, count: probsCount)
+        var generator = SplitMix64(seed: 60)
+        dropoutMask(&mask, count: probsCount, probability: 0.3, generator: &generator)
+        #expect(mask.contains(0) && mask.contains { $0 > 1 })
         func run(_ qkv: [Float], probs: inout [Float]) -> [Float] {
             var out = [Float](repeating: 0, count: n * c)
-            attentionForward(&out, probs: &probs, qkv, starts: starts, sequences: 3, heads: h, channels: c)
+            if dropout {
+                attentionForward(&out, probs: &probs, qkv, starts: starts, sequences: 3, heads: h, channels: c, dropMask: mask)
+            } else {
+                attentionForward(&out, probs: &probs, qkv, starts: starts, sequences: 3, heads: h, channels: c)
+            }
             return out
         }
         var probs = [Float](repeating: 0, count: probsCount)
         _ = run(qkv, probs: &probs)
         var dqkv = [Float](repeating: 0, count: n * 3 * c)
         var scratch = [Float](repeating: 0, count: 8)
-        attentionBackward(dqkv: &dqkv, dout: probe, qkv: qkv, probs: probs, scratch: &scratch, starts: starts, sequences: 3, heads: h, channels: c)
+        attentionBackward(dqkv: &dqkv, dout: probe, qkv: qkv, probs: probs, scratch: &scratch, starts: starts, sequences: 3, heads: h,
+                          channels: c, dropMask: dropout ? mask : nil)
         let numeric = numericGradient(of: &qkv, probe: probe, eps: 1e-3) { q in
             var p = [Float](repeating: 0, count: probsCount)
             return run(q, probs: &p)

@@ -27,20 +27,7 @@ import Tokenization
         for i in 0..<9 { ws.p(ws.dLogits)[i] = probe[i] }
         model.grads.zero()
         model.backward()
-        let analytic = model.grads.array
-        let eps: Float = 1e-2
-        var worst: Float = 0
-        let scale = max(1, analytic.map(abs).max()!)
-        for i in 0..<params.buffer.count {
-            let saved = params.buffer.pointer[i]
-            params.buffer.pointer[i] = saved + eps
-            let up = loss()
-            params.buffer.pointer[i] = saved - eps
-            let down = loss()
-            params.buffer.pointer[i] = saved
-            let numeric = Float((up - down) / Double(2 * eps))
-            worst = max(worst, abs(numeric - analytic[i]) / scale)
-        }
+        let worst = worstRelativeError(analytic: model.grads.array, params: params, loss: loss)
         #expect(worst < 2e-3, "worst relative gradient error \(worst) over \(params.buffer.count) parameters")
     }
 
@@ -159,4 +146,59 @@ import Tokenization
         let scale = max(1e-6, a.map(abs).max()!)
         return zip(a, b).map { abs($0 - $1) }.max()! / scale
     }
+}
+
+/// The same check with every dropout on (LoRA input, embeddings, both residual branches, attention
+/// probabilities): the generator is reset before each forward pass, so every evaluation draws the
+/// same masks and the finite differences see one fixed function.
+@Suite struct DropoutGradientTests {
+    @Test func gradientsThroughEncoderDropoutMatchFiniteDifferences() {
+        let weights = tinyRandomWeights(seed: 14)
+        let lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0.2, targets: TensorNames.Projection.allCases)
+        let params = AdapterParameters(lora: lora, encoder: weights.config, classes: 3)
+        randomize(params, seed: 15)
+        let model = LoRAModel(base: weights, params: params, pooling: .mean, seed: 1, threads: 1)
+        model.hiddenDropout = 0.25
+        model.attentionDropout = 0.25
+        let batch = TokenBatch(sequences: [[2, 5, 7], [3], [4, 9, 11, 6]])
+        var rng = SplitMix64(seed: 16)
+        let probe = (0..<9).map { _ in Float.random(in: -1..<1, using: &rng) }
+        func forward() -> UnsafeMutablePointer<Float> {
+            model.dropoutGenerator = SplitMix64(seed: 99)
+            return model.forward(batch, training: true)
+        }
+        func loss() -> Double {
+            let z = forward()
+            return (0..<9).reduce(0.0) { $0 + Double(z[$1]) * Double(probe[$1]) }
+        }
+        let dropped = Array(UnsafeBufferPointer(start: forward(), count: 9))
+        let clean = Array(UnsafeBufferPointer(start: model.forward(batch, training: false), count: 9))
+        #expect(dropped != clean, "dropout changed nothing")
+        _ = forward()
+        let ws = model.ws
+        for i in 0..<9 { ws.p(ws.dLogits)[i] = probe[i] }
+        model.grads.zero()
+        model.backward()
+        let worst = worstRelativeError(analytic: model.grads.array, params: params, loss: loss)
+        #expect(worst < 2e-3, "worst relative gradient error \(worst) over \(params.buffer.count) parameters")
+    }
+}
+
+/// Central finite differences (step 1e-2) of `loss` over every parameter against `analytic`:
+/// the worst absolute difference relative to the largest analytic gradient (at least 1).
+func worstRelativeError(analytic: [Float], params: AdapterParameters, loss: () -> Double) -> Float {
+    let eps: Float = 1e-2
+    var worst: Float = 0
+    let scale = max(1, analytic.map(abs).max()!)
+    for i in 0..<params.buffer.count {
+        let saved = params.buffer.pointer[i]
+        params.buffer.pointer[i] = saved + eps
+        let up = loss()
+        params.buffer.pointer[i] = saved - eps
+        let down = loss()
+        params.buffer.pointer[i] = saved
+        let numeric = Float((up - down) / Double(2 * eps))
+        worst = max(worst, abs(numeric - analytic[i]) / scale)
+    }
+    return worst
 }

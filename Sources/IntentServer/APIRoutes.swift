@@ -1,0 +1,205 @@
+import Prometheus
+import Foundation
+import Hummingbird
+import IntentData
+import IntentStore
+
+/// JSON API: predict, feedback, intents, dataset import/export.
+struct APIRoutes {
+    let store: Store
+    let predictions: PredictionService
+    let metrics: ServerMetrics
+
+    func add(to router: Router<AppContext>) {
+        let v1 = router.group("v1")
+        v1.post("predict", use: predict)
+        v1.post("feedback", use: feedback)
+        v1.get("intents", use: intents)
+        v1.post("import", use: importExamples)
+        v1.get("export", use: exportExamples)
+        v1.get("predictions/:id", use: prediction)
+    }
+
+    // MARK: predict
+
+    struct PredictRequest: Decodable {
+        let text: String?
+        let texts: [String]?
+        let metadata: [String: String]?
+    }
+
+    struct PredictionJSON: Encodable {
+        let id: String
+        let intent: String
+        let confidence: Float
+        let topK: [PredictionRecord.Scored]
+        let adapterVersion: String
+        init(_ r: PredictionRecord) {
+            id = r.id.uuidString.lowercased()
+            intent = r.intent
+            confidence = r.confidence
+            topK = r.topK
+            adapterVersion = r.adapterVersion
+        }
+    }
+
+    struct BatchJSON: Encodable { let predictions: [PredictionJSON] }
+
+    @Sendable func predict(_ request: Request, context: AppContext) async throws -> Response {
+        let user = try context.require(.client)
+        let body: PredictRequest = try await decodeJSON(request, context: context)
+        let metadata = String(decoding: try JSONEncoder().encode(body.metadata ?? [:]), as: UTF8.self)
+        switch (body.text, body.texts) {
+        case (let text?, nil):
+            let rows = try await predictions.predict([text], clientID: user.id, metadata: metadata, field: "text")
+            return try json(PredictionJSON(rows[0]))
+        case (nil, let texts?):
+            let rows = try await predictions.predict(texts, clientID: user.id, metadata: metadata, field: "texts")
+            return try json(BatchJSON(predictions: rows.map(PredictionJSON.init)))
+        default:
+            throw APIError.invalid("text", "send either \"text\" (one utterance) or \"texts\" (a batch)")
+        }
+    }
+
+    @Sendable func prediction(_ request: Request, context: AppContext) async throws -> Response {
+        _ = try context.require(.agent)
+        guard let id = context.parameters.get("id", as: UUID.self) else { throw APIError.invalid("id", "not a prediction id (UUID)") }
+        guard let record = try await store.prediction(id: id) else { throw APIError(.notFound, code: "not_found", "no such prediction", field: "id") }
+        struct Full: Encodable {
+            let prediction: PredictionJSON
+            let text: String
+            let feedback: FeedbackJSON?
+        }
+        return try json(Full(prediction: .init(record), text: record.text, feedback: try await store.feedback(predictionID: id).map(FeedbackJSON.init)))
+    }
+
+    // MARK: feedback
+
+    struct FeedbackRequest: Decodable {
+        let predictionId: String?
+        let verdict: String?
+        let intent: String?
+        let text: String?
+        let note: String?
+        let proposeIntent: Bool?
+    }
+
+    @Sendable func feedback(_ request: Request, context: AppContext) async throws -> Response {
+        let agent = try context.require(.agent)
+        let body: FeedbackRequest = try await decodeJSON(request, context: context)
+        let record: FeedbackRecord
+        if let raw = body.predictionId {
+            guard let id = UUID(uuidString: raw) else { throw APIError.invalid("prediction_id", "not a prediction id (UUID)") }
+            guard let verdictName = body.verdict, let verdict = Verdict(rawValue: verdictName), verdict != .submit else {
+                throw APIError.invalid("verdict", "verdict must be \"confirm\" or \"correct\"")
+            }
+            record = try await store.review(predictionID: id, agentID: agent.id, verdict: verdict, intent: body.intent, note: body.note ?? "",
+                                            propose: body.proposeIntent ?? false)
+        } else {
+            guard let text = body.text else { throw APIError.invalid("prediction_id", "send \"prediction_id\" with a verdict, or \"text\" with its \"intent\"") }
+            guard let intent = body.intent else { throw APIError.invalid("intent", "a submitted utterance needs its \"intent\"") }
+            guard text.count <= PredictionService.maxTextLength else { throw APIError.invalid("text", "text is longer than 2000 characters") }
+            record = try await store.submit(text: text, intent: intent, agentID: agent.id, note: body.note ?? "", propose: body.proposeIntent ?? false)
+        }
+        metrics.feedback.increment()
+        return try json(FeedbackJSON(record), status: .created)
+    }
+
+    /// A stored verdict as the API shows it (ids in lower case, like every id the API returns).
+    struct FeedbackJSON: Encodable {
+        let id: Int64
+        let predictionId: String?
+        let text: String
+        let verdict: String
+        let intent: String
+        let predictedIntent: String?
+        let note: String
+        let createdAt: Date
+        init(_ f: FeedbackRecord) {
+            id = f.id
+            predictionId = f.predictionID?.uuidString.lowercased()
+            text = f.text
+            verdict = f.verdict.rawValue
+            intent = f.intent
+            predictedIntent = f.predictedIntent
+            note = f.note
+            createdAt = f.createdAt
+        }
+    }
+
+    // MARK: intents and datasets
+
+    @Sendable func intents(_ request: Request, context: AppContext) async throws -> Response {
+        _ = try context.require(.client)
+        let all = request.uri.queryParameters["all"] == "true"
+        struct List: Encodable { let intents: [IntentRecord] }
+        return try json(List(intents: try await store.intents(includeProposed: all)))
+    }
+
+    /// POST /v1/import?kind=training|golden, body JSONL or CSV (Content-Type or ?format=).
+    @Sendable func importExamples(_ request: Request, context: AppContext) async throws -> Response {
+        let admin = try context.require(.admin)
+        let kind = try exampleKind(request)
+        let format = try datasetFormat(request)
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let data = Data(body.readableBytesView)
+        let examples: [LabelledExample]
+        do { examples = try DatasetFile.parse(data, format: format, name: "body") } catch {
+            throw APIError(.badRequest, code: "invalid", error.description, field: error.line.map { "line \($0)" } ?? "body")
+        }
+        return try json(try await store.importExamples(examples, kind: kind, actor: admin.id), status: .created)
+    }
+
+    @Sendable func exportExamples(_ request: Request, context: AppContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let kind = try exampleKind(request)
+        let format = try datasetFormat(request)
+        let examples = try await store.examples(kind: kind)
+        let text = DatasetFile.serialize(examples, format: format)
+        let type = format == .csv ? "text/csv; charset=utf-8" : "application/jsonl; charset=utf-8"
+        return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func exampleKind(_ request: Request) throws -> ExampleKind {
+        let raw = request.uri.queryParameters["kind"].map(String.init) ?? "training"
+        guard let kind = ExampleKind(rawValue: raw) else { throw APIError.invalid("kind", "kind must be training or golden") }
+        return kind
+    }
+
+    func datasetFormat(_ request: Request) throws -> DatasetFile.Format {
+        if let raw = request.uri.queryParameters["format"] {
+            guard let f = DatasetFile.Format(rawValue: String(raw)) else { throw APIError.invalid("format", "format must be jsonl or csv") }
+            return f
+        }
+        return (request.headers[.contentType] ?? "").lowercased().contains("csv") ? .csv : .jsonl
+    }
+}
+
+/// Decodes a JSON body with snake_case keys; invalid UTF-8 or malformed JSON is a 400 naming the field.
+func decodeJSON<T: Decodable>(_ request: Request, context: AppContext) async throws -> T {
+    let buffer = try await request.body.collect(upTo: 1 << 20)
+    let data = Data(buffer.readableBytesView)
+    guard String(validating: data, as: UTF8.self) != nil else { throw APIError.invalid("body", "the body is not valid UTF-8") }
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    do { return try decoder.decode(T.self, from: data) } catch let error as DecodingError {
+        throw APIError.invalid(snakeCase(error.fieldName), "the body is not valid: \(error.summary)")
+    }
+}
+
+func snakeCase(_ s: String) -> String {
+    var out = ""
+    for c in s {
+        if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+    }
+    return out
+}
+
+/// A JSON response with snake_case keys and ISO-8601 dates.
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.dateEncodingStrategy = .iso8601
+    let data = try encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

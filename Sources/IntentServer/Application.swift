@@ -1,0 +1,86 @@
+import Prometheus
+import Foundation
+import Hummingbird
+import IntentStore
+import Logging
+import ServiceLifecycle
+
+/// What `intentloop serve` configures (DESIGN.md §5).
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Micro-batching: most texts per forward pass, and how long the first request of a batch waits for company.
+    public var maxBatch = 32
+    public var maxWait: Duration = .milliseconds(5)
+    public var topK = 5
+    /// Mark cookies Secure (set when TLS terminates in front of the server).
+    public var secureCookies = false
+    public var webDirectory: URL? = ResourceDirectory.web
+    public init() {}
+}
+
+/// Builds the HTTP application: API, agent pages, health, metrics. `store`'s client must be
+/// running (the caller runs it, or passes it in `services`). The predictor thread is stopped
+/// when the application shuts down.
+public func buildApplication(
+    configuration: ServerConfiguration, store: Store, model: ServingModel, metrics: ServerMetrics = ServerMetrics(),
+    services: [any Service] = [], logger: Logger
+) async throws -> some ApplicationProtocol {
+    let predictor = Predictor(model: model, maxBatch: configuration.maxBatch, maxWait: configuration.maxWait, topK: configuration.topK,
+                              onBatch: { size, depth in
+                                  metrics.batchSize.record(Double(size))
+                                  metrics.queueDepth.set(Double(depth))
+                              })
+    guard let web = configuration.webDirectory else {
+        throw StoreError(.invalid, "the web folder (templates, static files) was not found: set INTENTLOOP_WEB")
+    }
+    let pages = try await WebPages.load(from: web)
+    let router = Router(context: AppContext.self)
+    router.add(middleware: RequestLogMiddleware())
+    router.add(middleware: MetricsMiddleware(metrics: metrics))
+    router.add(middleware: ErrorMappingMiddleware())
+    router.add(middleware: FileMiddleware(web.appendingPathComponent("static").path, urlBasePath: "/static", searchForIndexHtml: false, logger: logger))
+    router.add(middleware: AuthMiddleware(store: store))
+    let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics)
+    APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)
+    OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
+    WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies).add(to: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "IntentLoop"),
+        services: services + [PredictorService(predictor: predictor)],
+        logger: logger
+    )
+}
+
+/// Stops the predictor thread on graceful shutdown (after the HTTP server has drained).
+struct PredictorService: Service {
+    let predictor: Predictor
+    func run() async throws {
+        try? await gracefulShutdown()
+        predictor.shutdown()
+    }
+}
+
+/// One log line per request with its id, method, route, status and duration.
+struct RequestLogMiddleware: RouterMiddleware {
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now()
+        do {
+            let response = try await next(request, context)
+            log(request, context, status: response.status.code, start)
+            return response
+        } catch let error as any HTTPResponseError {
+            log(request, context, status: error.status.code, start)
+            throw error
+        }
+    }
+
+    func log(_ request: Request, _ context: AppContext, status: Int, _ start: DispatchTime) {
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+        context.logger.debug("request", metadata: [
+            "http.method": "\(request.method.rawValue)", "http.route": "\(context.endpointPath ?? request.uri.path)",
+            "http.status": "\(status)", "http.duration_ms": "\(String(format: "%.2f", ms))",
+        ])
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import IntentData
+import IntentModel
+import IntentStore
+import Logging
+import Training
+
+/// Start-up steps of `intentloop serve`: the model to serve (the production adapter from the
+/// database, or a first one trained on the imported examples), and the demo data and users.
+public enum Bootstrap {
+    /// Loads the production adapter; when there is none and `trainIfMissing`, trains the first one
+    /// on the training examples in the database (on a thread of its own) and promotes it.
+    public static func servingModel(store: Store, base: BaseModel, dataDirectory: URL, trainIfMissing: Bool, logger: Logger) async throws -> ServingModel {
+        if let record = try await store.productionAdapter() {
+            let adapter = try Adapter.load(from: URL(fileURLWithPath: record.path), encoder: base.encoder.config)
+            logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(record.version)"])
+            return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: record.version)
+        }
+        guard trainIfMissing else {
+            throw StoreError(.invalid, "no production adapter yet: import a dataset (intentloop import FILE) and start with --train-first-adapter, or use --demo")
+        }
+        let examples = try await store.examples(kind: .training)
+        guard !examples.isEmpty else { throw StoreError(.invalid, "no production adapter and no training examples to train one: import a dataset first") }
+        let labels = Set(examples.map(\.intent)).sorted()
+        let version = "v1-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let directory = dataDirectory.appendingPathComponent("adapters/\(version)", isDirectory: true)
+        logger.info("training the first adapter", metadata: ["train.examples": "\(examples.count)", "train.intents": "\(labels.count)"])
+        let report = try await onDedicatedThread(name: "intentloop.train") { () throws -> TrainingReport in
+            var options = TrainingOptions()
+            options.epochs = 5
+            options.threads = ProcessInfo.processInfo.activeProcessorCount
+            let report = try Trainer(base: base, options: options).train(labels: labels, examples: examples)
+            try report.adapter.save(to: directory)
+            return report
+        }
+        try await store.promoteNewAdapter(version: version, path: directory.path, labels: labels, metrics: [
+            "training_examples": "\(examples.count)", "examples_per_s": String(format: "%.1f", report.examplesPerSecond),
+            "trained_by": "first start",
+        ], actor: nil)
+        logger.info("first adapter trained", metadata: ["intent.adapter.version": "\(version)", "train.seconds": "\(Int(report.trainingSeconds))"])
+        return ServingModel(classifier: try IntentClassifier(base: base, adapter: report.adapter), version: version)
+    }
+
+    /// The demo: the project's support dataset and golden set (ops/demo), a demo admin, agent
+    /// and API client. Passwords and the token are made once and kept in DATA/demo-credentials.json.
+    public static func demo(store: Store, dataDirectory: URL, demoDirectory: URL, logger: Logger) async throws -> DemoCredentials {
+        if try await store.exampleCount(kind: .training) == 0 {
+            for (file, kind) in [("train.jsonl", ExampleKind.training), ("golden.jsonl", .golden)] {
+                let url = demoDirectory.appendingPathComponent(file)
+                guard let data = FileManager.default.contents(atPath: url.path) else {
+                    throw StoreError(.invalid, "the demo dataset \(url.path) is missing")
+                }
+                let summary = try await store.importExamples(try DatasetFile.parse(data, format: .jsonl, name: url.path), kind: kind, actor: nil,
+                                                             source: "demo")
+                logger.info("imported the demo dataset", metadata: ["store.kind": "\(kind.rawValue)", "store.inserted": "\(summary.inserted)"])
+            }
+        }
+        let file = dataDirectory.appendingPathComponent("demo-credentials.json")
+        if let data = FileManager.default.contents(atPath: file.path), let saved = try? JSONDecoder().decode(DemoCredentials.self, from: data),
+           try await store.user(apiToken: saved.clientToken) != nil {
+            return saved
+        }
+        let credentials = DemoCredentials(adminPassword: randomToken(bytes: 9), agentPassword: randomToken(bytes: 9), clientToken: "")
+        _ = try await store.upsertUser(username: "demo-admin", role: .admin, passwordHash: try await Passwords.hash(credentials.adminPassword))
+        _ = try await store.upsertUser(username: "demo-agent", role: .agent, passwordHash: try await Passwords.hash(credentials.agentPassword))
+        let client = try await store.upsertUser(username: "demo-client", role: .client, passwordHash: nil)
+        let token = try await store.createAPIToken(userID: client.id, name: "demo")
+        let saved = DemoCredentials(adminPassword: credentials.adminPassword, agentPassword: credentials.agentPassword, clientToken: token)
+        FileManager.default.createFile(atPath: file.path, contents: try JSONEncoder().encode(saved), attributes: [.posixPermissions: 0o600])
+        return saved
+    }
+}
+
+public struct DemoCredentials: Codable, Sendable {
+    public let adminPassword: String
+    public let agentPassword: String
+    public let clientToken: String
+}

@@ -1,0 +1,20 @@
+import HummingbirdBcrypt
+import NIOPosix
+
+/// bcrypt hashing and checking, on NIO's blocking thread pool: a cost-12 hash takes ~0.2 s of
+/// CPU, which must not stall the cooperative pool that serves requests.
+public enum Passwords {
+    public static let cost: UInt8 = 12
+    public static let minimumLength = 8
+
+    public static func hash(_ password: String) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
+
+    public static func verify(_ password: String, hash: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+
+    /// A hash to check against when the user does not exist, so that timing does not tell.
+    static let decoy = Bcrypt.hash("intentloop-decoy-password", cost: cost)
+}

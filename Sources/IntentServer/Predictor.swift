@@ -1,0 +1,139 @@
+import Dispatch
+import Foundation
+import IntentKernels
+import IntentModel
+
+/// The classifier the predictor serves and the version name stored with each prediction.
+public struct ServingModel: Sendable {
+    public let classifier: IntentClassifier
+    public let version: String
+    public init(classifier: IntentClassifier, version: String) {
+        self.classifier = classifier
+        self.version = version
+    }
+}
+
+/// Micro-batching inference on one dedicated thread (never the cooperative pool): requests are
+/// queued; the thread takes the first one, waits up to `maxWait` for more, and runs up to
+/// `maxBatch` texts through the encoder in one forward pass.
+public final class Predictor: @unchecked Sendable {
+    public struct Result: Sendable {
+        public let predictions: [Prediction]
+        public let version: String
+        /// Seconds each request waited in the queue before its batch started.
+        public let queueSeconds: Double
+        public let batchSize: Int
+    }
+    struct Pending {
+        let texts: [String]
+        let enqueued: DispatchTime
+        let continuation: CheckedContinuation<Result, any Error>
+    }
+
+    public let maxBatch: Int
+    public let maxWait: Duration
+    public let topK: Int
+    /// All below guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [Pending] = []
+    private var queuedTexts = 0
+    private var model: ServingModel
+    private var running = true
+    private var thread: Thread?
+    /// Observers (metrics): batch size and queue depth after each batch is taken.
+    private let onBatch: @Sendable (_ texts: Int, _ queueDepth: Int) -> Void
+
+    public init(model: ServingModel, maxBatch: Int = 32, maxWait: Duration = .milliseconds(5), topK: Int = 5,
+                onBatch: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
+        precondition(maxBatch >= 1, "maxBatch must be at least 1")
+        self.model = model
+        self.maxBatch = maxBatch
+        self.maxWait = maxWait
+        self.topK = topK
+        self.onBatch = onBatch
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "intentloop.predictor"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// The model being served now.
+    public var current: ServingModel {
+        condition.lock()
+        defer { condition.unlock() }
+        return model
+    }
+
+    /// Switches the served model between batches: no request is dropped or restarted.
+    public func swap(to newModel: ServingModel) {
+        condition.lock()
+        model = newModel
+        condition.unlock()
+    }
+
+    public var queueDepth: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedTexts
+    }
+
+    /// Classifies `texts` (one request: they stay together in one batch when they fit).
+    public func predict(_ texts: [String]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            guard running else {
+                condition.unlock()
+                continuation.resume(throwing: CancellationError())
+                return
+            }
+            queue.append(Pending(texts: texts, enqueued: .now(), continuation: continuation))
+            queuedTexts += texts.count
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Stops the thread after the queued requests are answered.
+    public func shutdown() {
+        condition.lock()
+        running = false
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        let workspace = EncoderWorkspace()
+        let waitNanos = Double(maxWait.components.attoseconds) / 1e9 + Double(maxWait.components.seconds) * 1e9
+        while true {
+            condition.lock()
+            while queue.isEmpty && running { condition.wait() }
+            if queue.isEmpty && !running {
+                condition.unlock()
+                return
+            }
+            let deadline = Date().addingTimeInterval(waitNanos / 1e9)
+            while queuedTexts < maxBatch && running && Date() < deadline { _ = condition.wait(until: deadline) }
+            var taken: [Pending] = []
+            var count = 0
+            while let first = queue.first, taken.isEmpty || count + first.texts.count <= maxBatch {
+                taken.append(queue.removeFirst())
+                count += first.texts.count
+            }
+            queuedTexts -= count
+            let depth = queuedTexts
+            let serving = model
+            condition.unlock()
+            onBatch(count, depth)
+            let started = DispatchTime.now()
+            let predictions = serving.classifier.predict(taken.flatMap(\.texts), topK: topK, batchSize: max(maxBatch, count), workspace: workspace)
+            var offset = 0
+            for p in taken {
+                let waited = Double(started.uptimeNanoseconds - p.enqueued.uptimeNanoseconds) / 1e9
+                p.continuation.resume(returning: Result(predictions: Array(predictions[offset..<(offset + p.texts.count)]), version: serving.version,
+                                                        queueSeconds: waited, batchSize: count))
+                offset += p.texts.count
+            }
+        }
+    }
+}

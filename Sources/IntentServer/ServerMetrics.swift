@@ -1,0 +1,40 @@
+import Prometheus
+
+/// The server's Prometheus metrics, in a registry of its own (no process-wide bootstrap, so
+/// tests can build many applications). Scraped at GET /metrics.
+public final class ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let predictions: Counter
+    let batchSize: ValueHistogram
+    let queueDepth: Gauge
+    let writeBatch: ValueHistogram
+    let feedback: Counter
+
+    public init() {
+        predictions = registry.makeCounter(name: "intentloop_predictions_total", help: "Utterances classified")
+        batchSize = registry.makeValueHistogram(name: "intentloop_predict_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+                                                help: "Texts per forward pass of the batching predictor")
+        queueDepth = registry.makeGauge(name: "intentloop_predict_queue_depth", help: "Texts waiting for the predictor after a batch is taken")
+        writeBatch = registry.makeValueHistogram(name: "intentloop_prediction_write_batch", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+                                                 help: "Prediction rows per INSERT")
+        feedback = registry.makeCounter(name: "intentloop_feedback_total", help: "Agent verdicts and submissions stored")
+    }
+
+    /// Request counter and latency histogram of one route and status.
+    func recordRequest(method: String, route: String, status: Int, seconds: Double) {
+        let labels = [("method", method), ("route", route), ("status", "\(status)")]
+        registry.makeCounter(name: "intentloop_http_requests_total", labels: labels, help: "HTTP requests").increment()
+        registry.makeDurationHistogram(
+            name: "intentloop_http_request_duration_seconds", labels: [("method", method), ("route", route)],
+            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)],
+            help: "HTTP request latency"
+        ).recordSeconds(seconds)
+    }
+
+    public func render() -> [UInt8] { registry.emitToBuffer() }
+}
+
+extension DurationHistogram {
+    func recordSeconds(_ seconds: Double) { record(.nanoseconds(Int64(seconds * 1e9))) }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// IntentLoop's state in PostgreSQL: one connection pool and the repositories (extensions in
+/// the *Repository.swift files). The pool must be running: `run()` is a long-lived task (it is
+/// a ServiceLifecycle service inside the server).
+public struct Store: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Applies pending migrations from `Migrations/` (or `directory`); throws when an applied one changed.
+    @discardableResult
+    public func migrate(directory: URL? = nil) async throws -> [Int] {
+        guard let dir = directory ?? ResourceDirectory.migrations else {
+            throw StoreError(.migrationFiles, "the Migrations folder was not found (set INTENTLOOP_MIGRATIONS)")
+        }
+        return try await Migrator.migrate(client, migrations: try Migration.load(from: dir), logger: logger)
+    }
+
+    /// Appends an audit event (who, what, about what, details as a JSON object).
+    public func audit(actor: Int64?, action: String, subject: String = "", details: [String: String] = [:],
+                      on connection: PostgresConnection? = nil) async throws {
+        let json = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
+        let query: PostgresQuery = "INSERT INTO audit_events (actor_id, action, subject, details) VALUES (\(actor), \(action), \(subject), \(json)::jsonb)"
+        if let connection { _ = try await connection.query(query, logger: logger) } else { try await client.query(query, logger: logger) }
+    }
+}
+
+/// Connection settings from a `postgres://user:password@host:port/database` URL.
+public enum DatabaseURL {
+    public static func configuration(_ url: String) throws(StoreError) -> PostgresClient.Configuration {
+        guard let c = URLComponents(string: url), ["postgres", "postgresql"].contains(c.scheme ?? ""), let host = c.host, !host.isEmpty else {
+            throw StoreError(.invalid, "--database-url must look like postgres://user:password@host:5432/database", field: "database-url")
+        }
+        let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        let sslmode = c.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS = sslmode == "disable" ? .disable : .prefer(.makeClientConfiguration())
+        return PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: c.user ?? "postgres",
+                                            password: c.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
+    }
+}
+
+extension EmbeddedPostgres {
+    /// Client settings for `database` (default: the cluster's own) on this cluster.
+    public func configuration(database name: String? = nil) -> PostgresClient.Configuration {
+        PostgresClient.Configuration(host: "127.0.0.1", port: port, username: username, password: password,
+                                     database: name ?? database, tls: .disable)
+    }
+}
+
+/// Creates `database` on the server of `configuration` when it does not exist (connects to the
+/// `postgres` maintenance database to do so).
+public func createDatabaseIfMissing(_ configuration: PostgresClient.Configuration, logger: Logger) async throws {
+    guard let name = configuration.database else { return }
+    var maintenance = configuration
+    maintenance.database = "postgres"
+    let client = PostgresClient(configuration: maintenance, backgroundLogger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+            try? await Task.sleep(for: .milliseconds(20))  // let run() start: queries before it log a warning
+        defer { group.cancelAll() }
+        let rows = try await client.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
+        var exists = false
+        for try await _ in rows { exists = true }
+        if !exists {
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw StoreError(.invalid, "database name '\(name)' must be letters, digits and _")
+            }
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import IntentStore
+import Logging
+import PostgresNIO
+
+/// Where state lives: a PostgreSQL URL, or by default a private cluster in the data directory.
+struct DatabaseOptions: ParsableArguments {
+    @Option(help: "PostgreSQL URL (postgres://user:password@host:5432/db). Default: an embedded cluster in --data-dir.")
+    var databaseURL: String?
+
+    @Option(help: "Data directory: embedded database, adapters, demo credentials. Default: $INTENTLOOP_DATA or ~/.local/share/intentloop.")
+    var dataDir: String?
+
+    var dataDirectory: URL {
+        if let dataDir { return URL(fileURLWithPath: dataDir, isDirectory: true) }
+        if let env = ProcessInfo.processInfo.environment["INTENTLOOP_DATA"], !env.isEmpty { return URL(fileURLWithPath: env, isDirectory: true) }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/intentloop", isDirectory: true)
+    }
+
+    /// Runs `body` with a migrated store whose pool is running; an embedded cluster started here
+    /// is stopped afterwards.
+    func withStore<T: Sendable>(logger: Logger, _ body: @Sendable (Store, _ location: String) async throws -> T) async throws -> T {
+        let configuration: PostgresClient.Configuration
+        var embedded: EmbeddedPostgres?
+        var location = "the database at --database-url"
+        if let databaseURL {
+            do { configuration = try DatabaseURL.configuration(databaseURL) } catch { throw CLIFailure(message: error.description) }
+        } else {
+            do { embedded = try EmbeddedPostgres.start(dataDirectory: dataDirectory, logger: logger) } catch {
+                throw CLIFailure(message: error.description)
+            }
+            configuration = embedded!.configuration()
+            location = "\(embedded!.displayURL) (embedded, cluster \(embedded!.clusterDirectory.path))"
+        }
+        defer { embedded?.stop() }
+        if embedded != nil { try await createDatabaseIfMissing(configuration, logger: logger) }
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let where_ = location
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try? await Task.sleep(for: .milliseconds(20))  // let run() start: queries before it log a warning
+            defer { group.cancelAll() }
+            let store = Store(client: client, logger: logger)
+            do { try await store.migrate() } catch let error as StoreError { throw CLIFailure(message: error.description, code: 1) }
+            return try await body(store, where_)
+        }
+    }
+}
+
+func commandLogger(_ label: String, verbose: Bool = false) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = verbose ? .debug : .info
+    return logger
+}

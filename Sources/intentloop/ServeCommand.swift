@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import IntentKernels
+import IntentModel
+import IntentServer
+import IntentStore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the intent server: predictions API, agent web pages, health and metrics.",
+        discussion: "With no --database-url, runs a private PostgreSQL cluster in --data-dir (initdb on first start, reused afterwards).")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @OptionGroup var database: DatabaseOptions
+    @Option(name: [.customLong("base-model"), .customLong("model")], help: "Base model directory. Default: the cached all-MiniLM-L6-v2.")
+    var baseModel: String?
+    @Option(help: "OpenBLAS threads for inference (default: all cores).") var threads: Int?
+    @Option(help: "Most texts per forward pass of the batching predictor.") var maxBatch = 32
+    @Option(help: "Milliseconds the first request of a batch waits for more.") var maxWaitMs = 5
+    @Flag(help: "Import the demo dataset, create demo users and train the first adapter when missing.") var demo = false
+    @Flag(help: "Train a first adapter from the imported examples when there is no production adapter.") var trainFirstAdapter = false
+    @Flag(help: "Mark session cookies Secure (behind a TLS-terminating proxy).") var secureCookies = false
+    @Flag(help: "Log every request.") var verbose = false
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1–65535") }
+        guard maxBatch >= 1 && maxBatch <= 256 else { throw ValidationError("--max-batch must be 1–256") }
+        guard maxWaitMs >= 0 && maxWaitMs <= 1000 else { throw ValidationError("--max-wait-ms must be 0–1000") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        let logger = commandLogger("intentloop.serve", verbose: verbose)
+        setBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let base: BaseModel
+        do { base = try BaseModel.load(baseModel.map { URL(fileURLWithPath: $0) } ?? ModelCache.defaultBaseModel) } catch {
+            throw CLIFailure(message: error.description)
+        }
+        var serverConfig = ServerConfiguration()
+        serverConfig.host = host
+        serverConfig.port = port
+        serverConfig.maxBatch = maxBatch
+        serverConfig.maxWait = .milliseconds(maxWaitMs)
+        serverConfig.secureCookies = secureCookies
+        let dataDirectory = database.dataDirectory, demo = demo, trainFirst = trainFirstAdapter || demo, config = serverConfig
+        try await database.withStore(logger: logger) { store, location in
+            var credentials: DemoCredentials?
+            if demo {
+                guard let demoDirectory = ResourceDirectory.demo else { throw CLIFailure(message: "the demo dataset (ops/demo) was not found") }
+                credentials = try await Bootstrap.demo(store: store, dataDirectory: dataDirectory, demoDirectory: demoDirectory, logger: logger)
+            }
+            let model: ServingModel
+            do {
+                model = try await Bootstrap.servingModel(store: store, base: base, dataDirectory: dataDirectory, trainIfMissing: trainFirst, logger: logger)
+            } catch let error as StoreError { throw CLIFailure(message: error.description) }
+            let app = try await buildApplication(configuration: config, store: store, model: model, logger: logger)
+            var banner = "IntentLoop is serving \(model.version) at http://\(config.host):\(config.port)/\n  database: \(location)"
+            if let c = credentials {
+                banner += """
+
+                  agent pages: http://\(config.host):\(config.port)/login
+                    demo-admin / \(c.adminPassword)
+                    demo-agent / \(c.agentPassword)
+                  API client token (demo-client): \(c.clientToken)
+                    curl -s -H 'Authorization: Bearer \(c.clientToken)' -H 'Content-Type: application/json' \\
+                         -d '{"text": "where is my parcel"}' http://\(config.host):\(config.port)/v1/predict
+                """
+            }
+            // Unbuffered: scripts wait for this banner on a pipe.
+            FileHandle.standardOutput.write(Data((banner + "\n").utf8))
+            try await app.runService()
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import IntentData
+import IntentServer
+import IntentStore
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Apply pending database migrations (refuses when an applied one has changed).")
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let logger = commandLogger("intentloop.migrate")
+        try await database.withStore(logger: logger) { _, _ in }
+        print("database is up to date")
+    }
+}
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Import labelled examples (JSONL or CSV): all of them or, on the first bad line, none.")
+    @Argument(help: "JSONL ({\"text\", \"intent\"} per line) or CSV with text and intent/label/category columns.") var file: String
+    @Flag(help: "Import as the golden regression set (never trained on).") var golden = false
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let examples: [LabelledExample]
+        do { examples = try DatasetFile.load(file) } catch { throw CLIFailure(message: error.description) }
+        let logger = commandLogger("intentloop.import")
+        let kind: ExampleKind = golden ? .golden : .training
+        let summary = try await database.withStore(logger: logger) { store, _ in
+            do { return try await store.importExamples(examples, kind: kind, actor: nil) } catch let error as StoreError {
+                throw CLIFailure(message: error.description)
+            }
+        }
+        print("imported \(summary.inserted) \(kind.rawValue) examples (\(summary.duplicates) already present), \(summary.newIntents.count) new intents")
+    }
+}
+
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Manage users and API tokens.", subcommands: [Add.self, Token.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a user. Agents and admins get a password (from INTENTLOOP_PASSWORD or standard input); clients use API tokens.")
+        @Argument var username: String
+        @Option(help: "client, agent or admin.") var role: String = "agent"
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else { throw CLIFailure(message: "--role must be client, agent or admin") }
+            var hash: String?
+            if role >= .agent {
+                let password = ProcessInfo.processInfo.environment["INTENTLOOP_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
+                guard password.count >= Passwords.minimumLength else {
+                    throw CLIFailure(message: "the password must have at least \(Passwords.minimumLength) characters (INTENTLOOP_PASSWORD or standard input)")
+                }
+                hash = try await Passwords.hash(password)
+            }
+            let name = username, passwordHash = hash
+            try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
+                do {
+                    let user = try await store.createUser(username: name, role: role, passwordHash: passwordHash)
+                    try await store.audit(actor: nil, action: "user.create", subject: name, details: ["role": role.rawValue])
+                    print("created \(role.rawValue) \(user.username)")
+                } catch let error as StoreError { throw CLIFailure(message: error.description) }
+            }
+        }
+    }
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue an API token for a user; it is printed once and stored hashed.")
+        @Argument var username: String
+        @Option(help: "A name to recognise the token by.") var name: String = "cli"
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let user = username, tokenName = name
+            try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
+                guard let record = try await store.user(named: user) else { throw CLIFailure(message: "no user '\(user)'") }
+                let token = try await store.createAPIToken(userID: record.id, name: tokenName)
+                try await store.audit(actor: nil, action: "token.create", subject: user, details: ["name": tokenName])
+                print(token)
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import IntentStore
+import Logging
+import PostgresNIO
+
+/// A real PostgreSQL for tests: $INTENTLOOP_TEST_DATABASE_URL when set, else the project's
+/// embedded launcher on a cluster in $INTENTLOOP_TEST_DATA (ops/test sets it and stops the
+/// cluster afterwards) or a per-user folder under /tmp. Each test gets a database of its own.
+public enum TestDatabase {
+    static let logger: Logger = {
+        var l = Logger(label: "intentloop.test")
+        l.logLevel = .warning
+        return l
+    }()
+
+    static let server: Result<PostgresClient.Configuration, StoreError> = {
+        let env = ProcessInfo.processInfo.environment
+        if let url = env["INTENTLOOP_TEST_DATABASE_URL"], !url.isEmpty {
+            return Result { () throws(StoreError) in try DatabaseURL.configuration(url) }
+        }
+        let dir = env["INTENTLOOP_TEST_DATA"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("intentloop-tests-\(getuid())")
+        return Result { () throws(StoreError) in try EmbeddedPostgres.start(dataDirectory: dir, logger: logger).configuration(database: "postgres") }
+    }()
+
+    /// The server's settings for a database named `name`.
+    public static func configuration(database name: String) throws -> PostgresClient.Configuration {
+        var c = try server.get()
+        c.database = name
+        return c
+    }
+
+    /// Runs `body` with a migrated store on a fresh database, dropped afterwards.
+    public static func withStore<T: Sendable>(migrate: Bool = true, _ body: @Sendable (Store) async throws -> T) async throws -> T {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        let configuration = try configuration(database: name)
+        try await createDatabaseIfMissing(configuration, logger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try? await Task.sleep(for: .milliseconds(20))  // let run() start: queries before it log a warning
+            defer { group.cancelAll() }
+            do {
+                let store = Store(client: client, logger: logger)
+                if migrate { try await store.migrate() }
+                return .success(try await body(store))
+            } catch {
+                return .failure(error)
+            }
+        }
+        try? await drop(name)
+        return try result.get()
+    }
+
+    static func drop(_ name: String) async throws {
+        let client = PostgresClient(configuration: try configuration(database: "postgres"), backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try? await Task.sleep(for: .milliseconds(20))  // let run() start: queries before it log a warning
+            defer { group.cancelAll() }
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+"""Starts `intentloop serve --demo` for a script (browser test, HTTP benchmark) and reads what its
+banner prints: URL, demo credentials and the embedded database's port."""
+import os, re, signal, socket, subprocess, time, urllib.request
+
+
+class DemoServer:
+    def __init__(self, intentloop, data_dir, port=0):
+        if not port:
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+        os.makedirs(data_dir, exist_ok=True)
+        self.data_dir, self.port, self.base = data_dir, port, f"http://127.0.0.1:{port}"
+        self.log = open(os.path.join(data_dir, "serve.log"), "w")
+        self.process = subprocess.Popen([intentloop, "serve", "--demo", "--data-dir", data_dir, "--port", str(port)],
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
+        banner = ""
+        while "curl" not in banner:  # the banner's last lines show a curl example
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"intentloop serve exited; see {self.log.name}")
+            banner += line
+        self.version = re.search(r"serving (\S+) at", banner)[1]
+        self.agent_password = re.search(r"demo-agent / (\S+)", banner)[1]
+        self.token = re.search(r"API client token \(demo-client\): (\S+)", banner)[1]
+        self.pg_port = re.search(r"database: postgres://intentloop@127\.0\.0\.1:(\d+)/", banner)[1]
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.base + "/readyz", timeout=2); break
+            except Exception:
+                time.sleep(0.2)
+
+    def psql(self, sql):
+        """Runs SQL on the server's embedded database; returns psql's unaligned output."""
+        env = dict(os.environ, PGPASSWORD=open(os.path.join(self.data_dir, "postgres.secret")).read().strip())
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", self.pg_port, "-U", "intentloop", "-d", "intentloop", "-At", "-c", sql],
+                              env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()

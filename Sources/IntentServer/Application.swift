@@ -11,7 +11,9 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Micro-batching: most texts per forward pass, and how long the first request of a batch waits for company.
     public var maxBatch = 32
-    public var maxWait: Duration = .milliseconds(5)
+    /// Inference threads (each runs single-threaded BLAS; see Predictor).
+    public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    public var maxWait: Duration = .zero
     public var topK = 5
     /// Mark cookies Secure (set when TLS terminates in front of the server).
     public var secureCookies = false
@@ -26,7 +28,7 @@ public func buildApplication(
     configuration: ServerConfiguration, store: Store, model: ServingModel, metrics: ServerMetrics = ServerMetrics(),
     services: [any Service] = [], logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let predictor = Predictor(model: model, maxBatch: configuration.maxBatch, maxWait: configuration.maxWait, topK: configuration.topK,
+    let predictor = Predictor(model: model, workers: configuration.workers, maxBatch: configuration.maxBatch, maxWait: configuration.maxWait, topK: configuration.topK,
                               onBatch: { size, depth in
                                   metrics.batchSize.record(Double(size))
                                   metrics.queueDepth.set(Double(depth))

@@ -13,9 +13,12 @@ public struct ServingModel: Sendable {
     }
 }
 
-/// Micro-batching inference on one dedicated thread (never the cooperative pool): requests are
-/// queued; the thread takes the first one, waits up to `maxWait` for more, and runs up to
-/// `maxBatch` texts through the encoder in one forward pass.
+/// Micro-batching inference on dedicated threads (never the cooperative pool): requests are
+/// queued; a free worker takes what is queued (waiting up to `maxWait` for company) and runs up
+/// to `maxBatch` texts through the encoder in one forward pass. Run the workers with
+/// single-threaded BLAS (`setBLASThreads(1)`): one worker per core keeps every core on the model
+/// under load, without the spinning that multi-threaded BLAS does between the small matrix
+/// products of a short batch, which starves the HTTP and database work on a small machine.
 public final class Predictor: @unchecked Sendable {
     public struct Result: Sendable {
         public let predictions: [Prediction]
@@ -39,23 +42,25 @@ public final class Predictor: @unchecked Sendable {
     private var queuedTexts = 0
     private var model: ServingModel
     private var running = true
-    private var thread: Thread?
+    private var threads: [Thread] = []
     /// Observers (metrics): batch size and queue depth after each batch is taken.
     private let onBatch: @Sendable (_ texts: Int, _ queueDepth: Int) -> Void
 
-    public init(model: ServingModel, maxBatch: Int = 32, maxWait: Duration = .milliseconds(5), topK: Int = 5,
+    public init(model: ServingModel, workers: Int = 1, maxBatch: Int = 32, maxWait: Duration = .zero, topK: Int = 5,
                 onBatch: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
-        precondition(maxBatch >= 1, "maxBatch must be at least 1")
+        precondition(maxBatch >= 1 && workers >= 1, "maxBatch and workers must be at least 1")
         self.model = model
         self.maxBatch = maxBatch
         self.maxWait = maxWait
         self.topK = topK
         self.onBatch = onBatch
-        let thread = Thread { [unowned self] in self.loop() }
-        thread.name = "intentloop.predictor"
-        thread.stackSize = 8 << 20
-        self.thread = thread
-        thread.start()
+        for w in 0..<workers {
+            let thread = Thread { [unowned self] in self.loop() }
+            thread.name = "intentloop.predictor.\(w)"
+            thread.stackSize = 8 << 20
+            threads.append(thread)
+        }
+        for thread in threads { thread.start() }
     }
 
     /// The model being served now.
@@ -94,11 +99,11 @@ public final class Predictor: @unchecked Sendable {
         }
     }
 
-    /// Stops the thread after the queued requests are answered.
+    /// Stops the workers after the queued requests are answered.
     public func shutdown() {
         condition.lock()
         running = false
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 

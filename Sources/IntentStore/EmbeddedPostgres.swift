@@ -95,7 +95,13 @@ public final class EmbeddedPostgres: Sendable {
         let fm = FileManager.default
         func complete(_ dir: String) -> Bool { ["initdb", "pg_ctl", "postgres"].allSatisfy { fm.isExecutableFile(atPath: "\(dir)/\($0)") } }
         var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["INTENTLOOP_PG_BINDIR"] { candidates.append(env) }
+        if let env = ProcessInfo.processInfo.environment["INTENTLOOP_PG_BINDIR"], !env.isEmpty {
+            // The operator's choice is final: no fallback to another installation.
+            guard complete(env) else {
+                throw StoreError(.postgresMissing, "INTENTLOOP_PG_BINDIR=\(env) does not hold initdb, pg_ctl and postgres: install PostgreSQL's server package or pass --database-url")
+            }
+            return URL(fileURLWithPath: env, isDirectory: true)
+        }
         if let out = try? capture("/usr/bin/env", ["pg_config", "--bindir"]), out.code == 0 {
             candidates.append(out.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }

@@ -17,9 +17,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Option(name: [.customLong("base-model"), .customLong("model")], help: "Base model directory. Default: the cached all-MiniLM-L6-v2.")
     var baseModel: String?
-    @Option(help: "OpenBLAS threads for inference (default: all cores).") var threads: Int?
+    @Option(help: "OpenBLAS threads for training the first adapter (default: all cores).") var threads: Int?
+    @Option(help: "Inference threads, each with single-threaded BLAS (default: one per core).") var workers: Int?
     @Option(help: "Most texts per forward pass of the batching predictor.") var maxBatch = 32
-    @Option(help: "Milliseconds the first request of a batch waits for more.") var maxWaitMs = 5
+    @Option(help: "Milliseconds the first request of a batch waits for more (0: take what is queued; batches grow while the model is busy).") var maxWaitMs = 0
     @Flag(help: "Import the demo dataset, create demo users and train the first adapter when missing.") var demo = false
     @Flag(help: "Train a first adapter from the imported examples when there is no production adapter.") var trainFirstAdapter = false
     @Flag(help: "Mark session cookies Secure (behind a TLS-terminating proxy).") var secureCookies = false
@@ -30,6 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxBatch >= 1 && maxBatch <= 256 else { throw ValidationError("--max-batch must be 1–256") }
         guard maxWaitMs >= 0 && maxWaitMs <= 1000 else { throw ValidationError("--max-wait-ms must be 0–1000") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
     }
 
     func run() async throws {
@@ -45,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfig.maxBatch = maxBatch
         serverConfig.maxWait = .milliseconds(maxWaitMs)
         serverConfig.secureCookies = secureCookies
+        if let workers { serverConfig.workers = workers }
         let dataDirectory = database.dataDirectory, demo = demo, trainFirst = trainFirstAdapter || demo, config = serverConfig
         try await database.withStore(logger: logger) { store, location in
             var credentials: DemoCredentials?
@@ -56,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 model = try await Bootstrap.servingModel(store: store, base: base, dataDirectory: dataDirectory, trainIfMissing: trainFirst, logger: logger)
             } catch let error as StoreError { throw CLIFailure(message: error.description) }
+            setBLASThreads(1)  // the predictor's workers run single-threaded BLAS, one per core
             let app = try await buildApplication(configuration: config, store: store, model: model, logger: logger)
             var banner = "IntentLoop is serving \(model.version) at http://\(config.host):\(config.port)/\n  database: \(location)"
             if let c = credentials {

@@ -21,11 +21,12 @@ import Testing
         let stderr: String
     }
 
-    func run(_ arguments: [String], stdin: String = "") throws -> Run {
+    func run(_ arguments: [String], stdin: String = "", environment: [String: String] = [:]) throws -> Run {
         let binary = try #require(Self.binary, "intentloop binary not built (swift build --build-tests builds it)")
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let input = Pipe(), output = Pipe(), error = Pipe()
         p.standardInput = input
         p.standardOutput = output

@@ -4,13 +4,13 @@ import os, re, signal, socket, subprocess, time, urllib.request
 
 
 class DemoServer:
-    def __init__(self, intentloop, data_dir, port=0):
+    def __init__(self, intentloop, data_dir, port=0, extra_args=()):
         if not port:
             s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
         os.makedirs(data_dir, exist_ok=True)
         self.data_dir, self.port, self.base = data_dir, port, f"http://127.0.0.1:{port}"
         self.log = open(os.path.join(data_dir, "serve.log"), "w")
-        self.process = subprocess.Popen([intentloop, "serve", "--demo", "--data-dir", data_dir, "--port", str(port)],
+        self.process = subprocess.Popen([intentloop, "serve", "--demo", "--data-dir", data_dir, "--port", str(port), *extra_args],
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)
         banner = ""
         while "curl" not in banner:  # the banner's last lines show a curl example
@@ -31,8 +31,8 @@ class DemoServer:
     def psql(self, sql):
         """Runs SQL on the server's embedded database; returns psql's unaligned output."""
         env = dict(os.environ, PGPASSWORD=open(os.path.join(self.data_dir, "postgres.secret")).read().strip())
-        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", self.pg_port, "-U", "intentloop", "-d", "intentloop", "-At", "-c", sql],
-                              env=env, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", self.pg_port, "-U", "intentloop", "-d", "intentloop", "-At", "-f", "-"],
+                              input=sql, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)

@@ -116,7 +116,9 @@ public final class EmbeddedPostgres: Sendable {
     static func initialise(cluster: URL, bin: URL, runAs: String?, password: String, logger: Logger) throws(StoreError) {
         let fm = FileManager.default
         try? fm.removeItem(at: cluster)
-        do { try fm.createDirectory(at: cluster, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+        // The parents stay traversable (0755) for the postgres user; only the cluster is private.
+        try? fm.createDirectory(at: cluster.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        do { try fm.createDirectory(at: cluster, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700]) } catch {
             throw StoreError(.postgresFailed, "cannot create \(cluster.path)")
         }
         let pwfile = cluster.deletingLastPathComponent().appendingPathComponent(".pwfile-\(getpid())")

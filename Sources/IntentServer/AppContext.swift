@@ -28,12 +28,13 @@ public struct AppContext: RequestContext {
 struct AuthMiddleware: RouterMiddleware {
     static let sessionCookie = "il_session"
     let store: Store
+    let tokens = APITokenCache()
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
         var context = context
         if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
             let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-            guard let user = try await store.user(apiToken: token) else {
+            guard let user = try await tokens.user(token: token, lookup: store.user(apiToken:)) else {
                 throw APIError(.unauthorized, code: "unauthenticated", "unknown or revoked API token")
             }
             context.user = user

@@ -46,7 +46,7 @@ public func buildApplication(
     let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics)
     APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)
     OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
-    WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies).add(to: router)
+    WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy()).add(to: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "IntentLoop"),

@@ -66,7 +66,9 @@ public enum Bootstrap {
         let client = try await store.upsertUser(username: "demo-client", role: .client, passwordHash: nil)
         let token = try await store.createAPIToken(userID: client.id, name: "demo")
         let saved = DemoCredentials(adminPassword: credentials.adminPassword, agentPassword: credentials.agentPassword, clientToken: token)
-        FileManager.default.createFile(atPath: file.path, contents: try JSONEncoder().encode(saved), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: file.path, contents: try JSONEncoder().encode(saved), attributes: [.posixPermissions: 0o600]) else {
+            throw StoreError(.invalid, "cannot write the demo credentials to \(file.path)")
+        }
         return saved
     }
 }

@@ -1,4 +1,5 @@
 import HummingbirdBcrypt
+import IntentStore
 import NIOPosix
 
 /// bcrypt hashing and checking, on NIO's blocking thread pool: a cost-12 hash takes ~0.2 s of
@@ -15,6 +16,9 @@ public enum Passwords {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 
-    /// A hash to check against when the user does not exist, so that timing does not tell.
-    static let decoy = Bcrypt.hash("intentloop-decoy-password", cost: cost)
+    /// A fresh hash to check against when the user does not exist (or has no password), so that
+    /// a refusal takes as long as a wrong password. Made once at start-up, off the cooperative pool.
+    public static func decoy() async throws -> String {
+        try await hash(randomToken())
+    }
 }

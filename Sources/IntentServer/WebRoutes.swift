@@ -10,6 +10,8 @@ struct WebRoutes {
     let store: Store
     let pages: WebPages
     let secureCookies: Bool
+    /// Checked instead of a real hash when the username is unknown (see `Passwords.decoy`).
+    let decoyHash: String
 
     func add(to router: Router<AppContext>) {
         router.get("/") { _, context in Response.redirect(context.user == nil ? "/login" : "/queue") }
@@ -56,7 +58,7 @@ struct WebRoutes {
             return try loginForm(context: context, error: "The form expired; please try again.", status: .forbidden)
         }
         let user = try await store.user(named: form.username)
-        let valid = try await Passwords.verify(form.password, hash: user?.passwordHash ?? Passwords.decoy)
+        let valid = try await Passwords.verify(form.password, hash: user?.passwordHash ?? decoyHash)
         guard let user, valid, user.passwordHash != nil, user.role >= .agent else {
             context.logger.info("login refused", metadata: ["auth.username": "\(form.username.prefix(64))"])
             return try loginForm(context: context, error: "Unknown username or wrong password.", status: .unauthorized)

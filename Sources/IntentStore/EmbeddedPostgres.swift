@@ -122,7 +122,9 @@ public final class EmbeddedPostgres: Sendable {
             throw StoreError(.postgresFailed, "cannot create \(cluster.path)")
         }
         let pwfile = cluster.deletingLastPathComponent().appendingPathComponent(".pwfile-\(getpid())")
-        fm.createFile(atPath: pwfile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        guard fm.createFile(atPath: pwfile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw StoreError(.postgresFailed, "cannot write \(pwfile.path)")
+        }
         defer { try? fm.removeItem(at: pwfile) }
         if let runAs {
             _ = try? capture("/bin/chown", ["-R", runAs, cluster.path, pwfile.path])
@@ -179,7 +181,9 @@ public final class EmbeddedPostgres: Sendable {
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: "/")
         let outputFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("intentloop-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        guard FileManager.default.createFile(atPath: outputFile.path, contents: nil) else {
+            throw StoreError(.postgresFailed, "cannot write \(outputFile.path)")
+        }
         defer { try? FileManager.default.removeItem(at: outputFile) }
         let handle = try FileHandle(forWritingTo: outputFile)
         process.standardOutput = handle

@@ -92,6 +92,19 @@ extension Store {
         return token
     }
 
+    /// Revokes a user's API tokens (those named `name`, or all); returns how many were revoked.
+    @discardableResult
+    public func revokeAPITokens(userID: Int64, name: String?) async throws -> Int {
+        let rows = try await client.query("""
+            UPDATE api_tokens SET revoked_at = now()
+            WHERE user_id = \(userID) AND revoked_at IS NULL AND (\(name)::text IS NULL OR name = \(name))
+            RETURNING id
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+
     public func user(apiToken token: String) async throws -> UserRecord? {
         let rows = try await client.query("""
             SELECT u.id, u.username, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id

@@ -39,7 +39,7 @@ struct ImportCommand: AsyncParsableCommand {
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Manage users and API tokens.", subcommands: [Add.self, Token.self])
+        commandName: "users", abstract: "Manage users and API tokens.", subcommands: [Add.self, Token.self, Revoke.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -82,6 +82,24 @@ struct UsersCommand: AsyncParsableCommand {
                 let token = try await store.createAPIToken(userID: record.id, name: tokenName)
                 try await store.audit(actor: nil, action: "token.create", subject: user, details: ["name": tokenName])
                 print(token)
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a user's API tokens (all, or those with --name). A running server honours it within \(APITokenCache.defaultTTLSeconds) s.")
+        @Argument var username: String
+        @Option(help: "Revoke only the tokens with this name.") var name: String?
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let user = username, tokenName = name
+            try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
+                guard let record = try await store.user(named: user) else { throw CLIFailure(message: "no user '\(user)'") }
+                let count = try await store.revokeAPITokens(userID: record.id, name: tokenName)
+                try await store.audit(actor: nil, action: "token.revoke", subject: user, details: ["name": tokenName ?? "*", "count": "\(count)"])
+                print("revoked \(count) token\(count == 1 ? "" : "s") of \(user)")
             }
         }
     }

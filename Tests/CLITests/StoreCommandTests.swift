@@ -40,6 +40,8 @@ extension CLITests {
         #expect(twice.status == 2 && twice.stderr.contains("already exists"))
         let token = try run(["users", "token", "ann", "--data-dir", dir.path])
         #expect(token.status == 0 && token.stdout.hasPrefix("il_"))
+        let revoked = try run(["users", "revoke", "ann", "--data-dir", dir.path])
+        #expect(revoked.status == 0 && revoked.stdout == "revoked 1 token of ann\n", "\(revoked.stderr)")
         let unknown = try run(["users", "token", "bob", "--data-dir", dir.path])
         #expect(unknown.status == 2 && unknown.stderr.contains("no user 'bob'"))
         let migrated = try run(["migrate", "--data-dir", dir.path])

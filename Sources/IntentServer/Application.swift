@@ -32,7 +32,7 @@ public func buildApplication(
                               onBatch: { size, depth in
                                   metrics.batchSize.record(Double(size))
                                   metrics.queueDepth.set(Double(depth))
-                              })
+                              }, onInference: { metrics.inferenceCPU.increment(by: $0) })
     guard let web = configuration.webDirectory else {
         throw StoreError(.invalid, "the web folder (templates, static files) was not found: set INTENTLOOP_WEB")
     }

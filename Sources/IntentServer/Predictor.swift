@@ -43,17 +43,20 @@ public final class Predictor: @unchecked Sendable {
     private var model: ServingModel
     private var running = true
     private var threads: [Thread] = []
-    /// Observers (metrics): batch size and queue depth after each batch is taken.
+    /// Observers (metrics): batch size and queue depth after each batch is taken; the batch's
+    /// CPU seconds on its worker thread after its forward pass.
     private let onBatch: @Sendable (_ texts: Int, _ queueDepth: Int) -> Void
+    private let onInference: @Sendable (_ cpuSeconds: Double) -> Void
 
     public init(model: ServingModel, workers: Int = 1, maxBatch: Int = 32, maxWait: Duration = .zero, topK: Int = 5,
-                onBatch: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
+                onBatch: @escaping @Sendable (Int, Int) -> Void = { _, _ in }, onInference: @escaping @Sendable (Double) -> Void = { _ in }) {
         precondition(maxBatch >= 1 && workers >= 1, "maxBatch and workers must be at least 1")
         self.model = model
         self.maxBatch = maxBatch
         self.maxWait = maxWait
         self.topK = topK
         self.onBatch = onBatch
+        self.onInference = onInference
         for w in 0..<workers {
             let thread = Thread { [unowned self] in self.loop() }
             thread.name = "intentloop.predictor.\(w)"
@@ -131,7 +134,9 @@ public final class Predictor: @unchecked Sendable {
             condition.unlock()
             onBatch(count, depth)
             let started = DispatchTime.now()
+            let cpuBefore = threadCPUSeconds()
             let predictions = serving.classifier.predict(taken.flatMap(\.texts), topK: topK, batchSize: max(maxBatch, count), workspace: workspace)
+            onInference(threadCPUSeconds() - cpuBefore)
             var offset = 0
             for p in taken {
                 let waited = Double(started.uptimeNanoseconds - p.enqueued.uptimeNanoseconds) / 1e9
@@ -141,4 +146,11 @@ public final class Predictor: @unchecked Sendable {
             }
         }
     }
+}
+
+/// CPU time consumed by the calling thread so far.
+func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }

@@ -9,6 +9,7 @@ public final class ServerMetrics: Sendable {
     let queueDepth: Gauge
     let writeBatch: ValueHistogram
     let feedback: Counter
+    let inferenceCPU: Counter
 
     public init() {
         predictions = registry.makeCounter(name: "intentloop_predictions_total", help: "Utterances classified")
@@ -18,6 +19,8 @@ public final class ServerMetrics: Sendable {
         writeBatch = registry.makeValueHistogram(name: "intentloop_prediction_write_batch", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
                                                  help: "Prediction rows per INSERT")
         feedback = registry.makeCounter(name: "intentloop_feedback_total", help: "Agent verdicts and submissions stored")
+        inferenceCPU = registry.makeCounter(name: "intentloop_inference_cpu_seconds_total",
+                                            help: "CPU time the predictor's threads spent in forward passes (thread CPU clock)")
     }
 
     /// Request counter and latency histogram of one route and status.

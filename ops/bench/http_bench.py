@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Driver of ops/bench/http: starts `intentloop serve --demo` on a fresh data directory, runs
 `intentloop-bench http` at each load, checks every 2xx id against PostgreSQL, writes the results."""
-import argparse, datetime, json, os, subprocess, sys, tempfile
+import argparse, datetime, json, os, resource, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,18 @@ try:
         if rate:
             cmd += ["--rate", str(rate)]
         log(" ".join(cmd[1:2] + cmd[9:]))
+        # CPU accounting: where each prediction's CPU goes (model, rest of the server, PostgreSQL, load generator).
+        server_cpu, pg_cpu = server.cpu_seconds()
+        model_cpu, predictions = server.metric("intentloop_inference_cpu_seconds_total"), server.metric("intentloop_predictions_total")
+        gen_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        gen_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_cpu2, pg_cpu2 = server.cpu_seconds()
+        n = server.metric("intentloop_predictions_total") - predictions
+        model_ms = (server.metric("intentloop_inference_cpu_seconds_total") - model_cpu) / n * 1000
+        result["cpu_ms_per_prediction"] = {
+            "model": model_ms, "server_other": (server_cpu2 - server_cpu) / n * 1000 - model_ms, "postgresql": (pg_cpu2 - pg_cpu) / n * 1000,
+            "load_generator": (gen_after.ru_utime + gen_after.ru_stime - gen_before.ru_utime - gen_before.ru_stime) / n * 1000}
         wanted = [l.strip() for l in ids.read_text().split("\n") if l.strip()]
         # Count the ids found in PostgreSQL (in chunks, as a literal array).
         found = 0
@@ -47,12 +58,15 @@ try:
                "server": "intentloop serve --demo (max batch 32, max wait 0 ms, one inference worker per core), embedded PostgreSQL on the same machine", "runs": runs}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "http.json").write_text(json.dumps(results, indent=1) + "\n")
-    rows = ["| load | connections | predictions/s | p50 ms | p90 ms | p99 ms | 2xx | non-2xx | 2xx ids found in PostgreSQL |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| load | connections | predictions/s | p50 ms | p90 ms | p99 ms | 2xx | non-2xx | 2xx ids found in PostgreSQL | CPU ms per prediction: model / rest of server / PostgreSQL / load generator |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         load = "closed loop" if r["mode"] == "closed" else f"open loop, {r['offered_rate']:.0f}/s offered"
         rows.append(f"| {load} | {r['connections']} | {r['throughput']:.1f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | "
-                    f"{r['ok']} | {r['failed']} | {r['rows_found']} / {r['ids_2xx']} |")
+                    f"{r['ok']} | {r['failed']} | {r['rows_found']} / {r['ids_2xx']} | " + " / ".join(f"{v:.2f}" for v in r["cpu_ms_per_prediction"].values()) + " |")
+    cpu64 = runs[2]["cpu_ms_per_prediction"]
+    total64 = sum(cpu64.values())
+    cores = os.cpu_count()
     (OUT / "http.md").write_text(f"""# HTTP benchmark: POST /v1/predict with prediction logging
 
 Command: `{results['command']}` ({results['date']}, {results['machine']}). Server: {results['server']}; adapter {version}.
@@ -64,9 +78,14 @@ The last column looks up every 2xx prediction id (warm-up included) in PostgreSQ
 {chr(10).join(rows)}
 
 Reading: in a closed loop every connection always has one request in flight, so by Little's law the mean latency is
-connections / throughput: {64 / runs[2]['throughput'] * 1000:.0f} ms at 64 connections here. A p99 of 100 ms at 64 connections
-would need more than 640 predictions/s, which is beyond this model's forward pass on 2 cores (ops/bench/results/encoder.md:
-474 utterances/s at batch 32 with the machine to itself; here the HTTP server, PostgreSQL and the load generator share it).
+connections / throughput: {64 / runs[2]['throughput'] * 1000:.0f} ms at 64 connections here, and a p99 of 100 ms at 64 connections
+needs more than 640 predictions/s. The CPU budget says how far that is: at 64 connections each prediction cost
+{total64:.2f} ms of CPU in all ({cpu64['model']:.2f} ms in the model's forward pass — the predictor threads' own CPU clock,
+`intentloop_inference_cpu_seconds_total` — {cpu64['server_other']:.2f} ms in the rest of the server: HTTP, JSON, auth, the
+batched INSERT; {cpu64['postgresql']:.2f} ms in PostgreSQL; {cpu64['load_generator']:.2f} ms in the load generator), so {cores} cores
+can do at most {cores * 1000 / total64:.0f} predictions/s with everything on this machine, and the forward pass alone, with
+nothing else running, {cores * 1000 / cpu64['model']:.0f}/s. 640/s would need the whole path under {cores * 1000 / 640:.2f} ms of CPU per prediction:
+less than the forward pass of all-MiniLM-L6-v2 takes here by itself.
 """)
     print((OUT / "http.md").read_text())
 finally:

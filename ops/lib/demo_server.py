@@ -34,6 +34,35 @@ class DemoServer:
         return subprocess.run(["psql", "-h", "127.0.0.1", "-p", self.pg_port, "-U", "intentloop", "-d", "intentloop", "-At", "-f", "-"],
                               input=sql, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
+    def cpu_seconds(self):
+        """CPU seconds used so far by the server process and by its PostgreSQL cluster (postmaster,
+        its live children, and the exited children it has waited for)."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def stat(pid):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[1]), [int(x) / tick for x in fields[11:15]]  # ppid; utime, stime, cutime, cstime
+
+        postmaster, children = None, {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                args = open(f"/proc/{pid}/cmdline").read().split("\0")
+                ppid, times = stat(pid)
+            except (OSError, IndexError):
+                continue
+            if args[-3:-1] == ["-p", self.pg_port] or args[-2:] == ["-p", self.pg_port]:
+                postmaster = (int(pid), times)
+            children.setdefault(ppid, []).append(times)
+        server = sum(stat(self.process.pid)[1][:2])
+        pg = sum(postmaster[1]) + sum(sum(t[:2]) for t in children.get(postmaster[0], [])) if postmaster else float("nan")
+        return server, pg
+
+    def metric(self, name):
+        """One unlabelled sample from /metrics."""
+        text = urllib.request.urlopen(self.base + "/metrics", timeout=5).read().decode()
+        return float(next(l.split()[-1] for l in text.splitlines() if l.startswith(name + " ")))
+
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         try:

@@ -9,6 +9,9 @@ SHARED = ROOT.parent / "shared" / "datasets"
 OUT = ROOT / "ops/bench/results"
 ap = argparse.ArgumentParser()
 ap.add_argument("--bin", required=True); ap.add_argument("--duration", type=float, default=20)
+ap.add_argument("--max-wait-ms", type=int, default=0); ap.add_argument("--max-batch", type=int, default=32)
+ap.add_argument("--out", default="http", help="results file name (ops/bench/results/NAME.{json,md})")
+ap.add_argument("--only", help="comma-separated loads to run, e.g. 64,64@300 (default: 1,8,64,64@300,64@200)")
 args = ap.parse_args()
 log = lambda *a: print("[http]", *a, file=sys.stderr, flush=True)
 
@@ -19,7 +22,8 @@ work = Path(tempfile.mkdtemp(prefix="intentloop-http-")); os.chmod(work, 0o755)
 texts = work / "texts.txt"
 clinc = json.load(open(SHARED / "clinc150/data_full.json"))
 texts.write_text("\n".join(t.replace("\n", " ") for t, _ in clinc["test"]) + "\n")
-server = DemoServer(f"{args.bin}/intentloop", str(work / "data"))
+server = DemoServer(f"{args.bin}/intentloop", str(work / "data"),
+                    extra_args=["--max-wait-ms", str(args.max_wait_ms), "--max-batch", str(args.max_batch)])
 port, token, version, psql = server.port, server.token, server.version, server.psql
 try:
     def run(connections, rate=0.0):
@@ -52,22 +56,24 @@ try:
         return result
 
     run(8)  # warm-up of the whole path, not reported
-    runs = [run(1), run(8), run(64), run(64, 300.0), run(64, 200.0)]
+    loads = (args.only or "1,8,64,64@300,64@200").split(",")
+    runs = [run(int(l.split("@")[0]), float(l.split("@")[1]) if "@" in l else 0.0) for l in loads]
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": "ops/bench/http " + " ".join(sys.argv[3:]),
                "machine": f"{os.cpu_count()} cores", "adapter": version, "texts": "CLINC150 test utterances (4,500, cycled)",
-               "server": "intentloop serve --demo (max batch 32, max wait 0 ms, one inference worker per core), embedded PostgreSQL on the same machine", "runs": runs}
+               "server": f"intentloop serve --demo (max batch {args.max_batch}, max wait {args.max_wait_ms} ms, one inference worker per core), embedded PostgreSQL on the same machine", "runs": runs}
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "http.json").write_text(json.dumps(results, indent=1) + "\n")
+    (OUT / f"{args.out}.json").write_text(json.dumps(results, indent=1) + "\n")
     rows = ["| load | connections | predictions/s | p50 ms | p90 ms | p99 ms | 2xx | non-2xx | 2xx ids found in PostgreSQL | CPU ms per prediction: model / rest of server / PostgreSQL / load generator |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         load = "closed loop" if r["mode"] == "closed" else f"open loop, {r['offered_rate']:.0f}/s offered"
         rows.append(f"| {load} | {r['connections']} | {r['throughput']:.1f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | "
                     f"{r['ok']} | {r['failed']} | {r['rows_found']} / {r['ids_2xx']} | " + " / ".join(f"{v:.2f}" for v in r["cpu_ms_per_prediction"].values()) + " |")
-    cpu64 = runs[2]["cpu_ms_per_prediction"]
+    c64 = next((r for r in runs if r["connections"] == 64 and r["mode"] == "closed"), runs[-1])
+    cpu64 = c64["cpu_ms_per_prediction"]
     total64 = sum(cpu64.values())
     cores = os.cpu_count()
-    (OUT / "http.md").write_text(f"""# HTTP benchmark: POST /v1/predict with prediction logging
+    (OUT / f"{args.out}.md").write_text(f"""# HTTP benchmark: POST /v1/predict with prediction logging
 
 Command: `{results['command']}` ({results['date']}, {results['machine']}). Server: {results['server']}; adapter {version}.
 Load generator: `intentloop-bench http` (AsyncHTTPClient) on the same machine, {args.duration:.0f} s per run after a 3 s warm-up;
@@ -78,7 +84,7 @@ The last column looks up every 2xx prediction id (warm-up included) in PostgreSQ
 {chr(10).join(rows)}
 
 Reading: in a closed loop every connection always has one request in flight, so by Little's law the mean latency is
-connections / throughput: {64 / runs[2]['throughput'] * 1000:.0f} ms at 64 connections here, and a p99 of 100 ms at 64 connections
+connections / throughput: {64 / c64['throughput'] * 1000:.0f} ms at 64 connections here, and a p99 of 100 ms at 64 connections
 needs more than 640 predictions/s. The CPU budget says how far that is: at 64 connections each prediction cost
 {total64:.2f} ms of CPU in all ({cpu64['model']:.2f} ms in the model's forward pass — the predictor threads' own CPU clock,
 `intentloop_inference_cpu_seconds_total` — {cpu64['server_other']:.2f} ms in the rest of the server: HTTP, JSON, auth, the
@@ -87,6 +93,6 @@ can do at most {cores * 1000 / total64:.0f} predictions/s with everything on thi
 nothing else running, {cores * 1000 / cpu64['model']:.0f}/s. 640/s would need the whole path under {cores * 1000 / 640:.2f} ms of CPU per prediction:
 less than the forward pass of all-MiniLM-L6-v2 takes here by itself.
 """)
-    print((OUT / "http.md").read_text())
+    print((OUT / f"{args.out}.md").read_text())
 finally:
     server.stop()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Renders ops/bench/results/train.json as train.md."""
-import json, sys
+import json, os, sys
 
 r = json.load(open(sys.argv[1]))
 pct = lambda x: f"{x * 100:.2f} %"
@@ -25,6 +25,16 @@ if c:
               f"| wall clock to the reported accuracy (s) | {s['wall_seconds']:.0f} | |", ""]
     if t:
         lines += [f"Throughput ratio Swift / PyTorch + PEFT: **{c['throughput_ratio']:.2f}x**.", ""]
+    seeds_file = os.path.join(os.path.dirname(os.path.abspath(sys.argv[2])), "train-seeds.json")
+    if os.path.exists(seeds_file):
+        sd = json.load(open(seeds_file))
+        per_seed = ", ".join(f"{x['seed']}: {pct(x['swift'])} vs {pct(x['pytorch_peft'])}" for x in sd["seeds"])
+        lines += [f"Over seeds ({len(sd['seeds'])} seeds, same recipe, `{sd['command']}`, {sd['date']}; train-seeds.md): "
+                  f"IntentLoop **{pct(sd['mean_swift'])}** vs PyTorch + PEFT **{pct(sd['mean_pytorch_peft'])}** on average "
+                  f"({per_seed}). Paired over all seeds, {sd['pooled_swift_only_right']} test utterances only IntentLoop gets right and "
+                  f"{sd['pooled_peft_only_right']} only PyTorch + PEFT (exact McNemar p = {sd['pooled_mcnemar_p']:.2f}): one seed's difference "
+                  "of a tenth of a point is within the run-to-run spread of either trainer, so the comparison with PyTorch + PEFT is "
+                  "judged on the mean over seeds.", ""]
 b = r.get("banking77")
 if b:
     s = b["swift"]

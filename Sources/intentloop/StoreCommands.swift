@@ -78,7 +78,7 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             let user = username, tokenName = name
             try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
-                guard let record = try await store.user(named: user) else { throw CLIFailure(message: "no user '\(user)'") }
+                let record = try await store.existingUser(named: user)
                 let token = try await store.createAPIToken(userID: record.id, name: tokenName)
                 try await store.audit(actor: nil, action: "token.create", subject: user, details: ["name": tokenName])
                 print(token)
@@ -96,11 +96,19 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             let user = username, tokenName = name
             try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
-                guard let record = try await store.user(named: user) else { throw CLIFailure(message: "no user '\(user)'") }
+                let record = try await store.existingUser(named: user)
                 let count = try await store.revokeAPITokens(userID: record.id, name: tokenName)
                 try await store.audit(actor: nil, action: "token.revoke", subject: user, details: ["name": tokenName ?? "*", "count": "\(count)"])
                 print("revoked \(count) token\(count == 1 ? "" : "s") of \(user)")
             }
         }
+    }
+}
+
+extension Store {
+    /// The named user, or the CLI's one-line error (exit 2) when there is none.
+    fileprivate func existingUser(named name: String) async throws -> UserRecord {
+        guard let user = try await user(named: name) else { throw CLIFailure(message: "no user '\(name)'") }
+        return user
     }
 }

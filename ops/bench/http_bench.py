@@ -69,10 +69,20 @@ try:
         load = "closed loop" if r["mode"] == "closed" else f"open loop, {r['offered_rate']:.0f}/s offered"
         rows.append(f"| {load} | {r['connections']} | {r['throughput']:.1f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | "
                     f"{r['ok']} | {r['failed']} | {r['rows_found']} / {r['ids_2xx']} | " + " / ".join(f"{v:.2f}" for v in r["cpu_ms_per_prediction"].values()) + " |")
-    c64 = next((r for r in runs if r["connections"] == 64 and r["mode"] == "closed"), runs[-1])
-    cpu64 = c64["cpu_ms_per_prediction"]
+    c64 = next((r for r in runs if r["connections"] == 64 and r["mode"] == "closed"), None)
+    cpu64 = c64["cpu_ms_per_prediction"] if c64 else {}
     total64 = sum(cpu64.values())
     cores = os.cpu_count()
+    reading = "" if not c64 else f"""Reading: in a closed loop every connection always has one request in flight, so by Little's law the mean latency is
+connections / throughput: {64 / c64['throughput'] * 1000:.0f} ms at 64 connections here, and a p99 of 100 ms at 64 connections
+needs more than 640 predictions/s. The CPU budget says how far that is: at 64 connections each prediction cost
+{total64:.2f} ms of CPU in all ({cpu64['model']:.2f} ms in the model's forward pass — the predictor threads' own CPU clock,
+`intentloop_inference_cpu_seconds_total` — {cpu64['server_other']:.2f} ms in the rest of the server: HTTP, JSON, auth, the
+batched INSERT; {cpu64['postgresql']:.2f} ms in PostgreSQL; {cpu64['load_generator']:.2f} ms in the load generator), so {cores} cores
+can do at most {cores * 1000 / total64:.0f} predictions/s with everything on this machine, and the forward pass alone, with
+nothing else running, {cores * 1000 / cpu64['model']:.0f}/s. 640/s would need the whole path under {cores * 1000 / 640:.2f} ms of CPU per prediction:
+less than the forward pass of all-MiniLM-L6-v2 takes here by itself.
+"""
     (OUT / f"{args.out}.md").write_text(f"""# HTTP benchmark: POST /v1/predict with prediction logging
 
 Command: `{results['command']}` ({results['date']}, {results['machine']}). Server: {results['server']}; adapter {version}.
@@ -83,16 +93,7 @@ The last column looks up every 2xx prediction id (warm-up included) in PostgreSQ
 
 {chr(10).join(rows)}
 
-Reading: in a closed loop every connection always has one request in flight, so by Little's law the mean latency is
-connections / throughput: {64 / c64['throughput'] * 1000:.0f} ms at 64 connections here, and a p99 of 100 ms at 64 connections
-needs more than 640 predictions/s. The CPU budget says how far that is: at 64 connections each prediction cost
-{total64:.2f} ms of CPU in all ({cpu64['model']:.2f} ms in the model's forward pass — the predictor threads' own CPU clock,
-`intentloop_inference_cpu_seconds_total` — {cpu64['server_other']:.2f} ms in the rest of the server: HTTP, JSON, auth, the
-batched INSERT; {cpu64['postgresql']:.2f} ms in PostgreSQL; {cpu64['load_generator']:.2f} ms in the load generator), so {cores} cores
-can do at most {cores * 1000 / total64:.0f} predictions/s with everything on this machine, and the forward pass alone, with
-nothing else running, {cores * 1000 / cpu64['model']:.0f}/s. 640/s would need the whole path under {cores * 1000 / 640:.2f} ms of CPU per prediction:
-less than the forward pass of all-MiniLM-L6-v2 takes here by itself.
-""")
+{reading}""")
     print((OUT / f"{args.out}.md").read_text())
 finally:
     server.stop()

@@ -1,4 +1,6 @@
+import HTTPTypes
 import Logging
+import PostgresNIO
 import Foundation
 import Hummingbird
 import IntentStore
@@ -10,12 +12,21 @@ public struct APIError: HTTPResponseError, Sendable {
     public let code: String
     public let message: String
     public let field: String?
+    /// Seconds the client should wait before trying again (sent as `Retry-After`; 429 and 503).
+    public let retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil) {
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.retryAfter = retryAfter
+    }
+
+    /// Seconds a client is told to wait while the database is unreachable.
+    static let unavailableRetrySeconds = 2
+    static func unavailable(_ message: String = StoreError.unavailable.message) -> APIError {
+        APIError(.serviceUnavailable, code: "unavailable", message, retryAfter: unavailableRetrySeconds)
     }
 
     static func invalid(_ field: String, _ message: String) -> APIError { APIError(.badRequest, code: "invalid", message, field: field) }
@@ -27,6 +38,8 @@ public struct APIError: HTTPResponseError, Sendable {
         case .notFound: self.init(.notFound, code: "not_found", error.message, field: error.field)
         case .conflict: self.init(.conflict, code: "conflict", error.message, field: error.field)
         case .invalid: self.init(.badRequest, code: "invalid", error.message, field: error.field)
+        case .unavailable: self = .unavailable(error.message)
+        case .idempotencyMismatch: self.init(.unprocessableContent, code: "idempotency_mismatch", error.message, field: error.field)
         default: self.init(.internalServerError, code: "internal", "internal error", field: nil)
         }
     }
@@ -42,7 +55,9 @@ public struct APIError: HTTPResponseError, Sendable {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message, field: field)))
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -53,12 +68,21 @@ struct ErrorMappingMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as StoreError {
-            if ![.invalid, .notFound, .conflict].contains(error.code) {
+            if ![.invalid, .notFound, .conflict, .unavailable, .idempotencyMismatch].contains(error.code) {
                 context.logger.error("store failure", metadata: ["error": "\(error.message)"])
             }
             throw APIError(error)
         } catch let error as any HTTPResponseError {
             throw error
+        } catch let error as PSQLError where error.isUnavailability {
+            throw APIError.unavailable()
+        } catch let error as PSQLError where ["22", "23"].contains(error.serverInfo?[.sqlState]?.prefix(2) ?? "") {
+            // Data exceptions and integrity violations are caused by input: validation should have
+            // caught it first (logged so that it gets a rule of its own), but it is never a 500.
+            context.logger.warning("database refused input", metadata: ["error.sqlstate": "\(error.serverInfo?[.sqlState] ?? "")"])
+            throw APIError(.badRequest, code: "invalid", "the database refused this input", field: "body")
+        } catch is DeadlineExceeded {
+            throw APIError.unavailable()
         } catch let error as DecodingError {
             throw APIError.invalid(error.fieldName, "the body is not valid: \(error.summary)")
         } catch {

@@ -1,5 +1,6 @@
 import Prometheus
 import Foundation
+import HTTPTypes
 import Hummingbird
 import IntentData
 import IntentStore
@@ -48,17 +49,22 @@ struct APIRoutes {
     @Sendable func predict(_ request: Request, context: AppContext) async throws -> Response {
         let user = try context.require(.client)
         let body: PredictRequest = try await decodeJSON(request, context: context)
-        let metadata = String(decoding: try JSONEncoder().encode(body.metadata ?? [:]), as: UTF8.self)
+        let key = request.headers[.idempotencyKey]
+        let outcome: PredictionService.Outcome
+        let single: Bool
         switch (body.text, body.texts) {
         case (let text?, nil):
-            let rows = try await predictions.predict([text], clientID: user.id, metadata: metadata, field: "text")
-            return try json(PredictionJSON(rows[0]))
+            outcome = try await predictions.predict([text], clientID: user.id, metadata: body.metadata ?? [:], field: "text", idempotencyKey: key)
+            single = true
         case (nil, let texts?):
-            let rows = try await predictions.predict(texts, clientID: user.id, metadata: metadata, field: "texts")
-            return try json(BatchJSON(predictions: rows.map(PredictionJSON.init)))
+            outcome = try await predictions.predict(texts, clientID: user.id, metadata: body.metadata ?? [:], field: "texts", idempotencyKey: key)
+            single = false
         default:
             throw APIError.invalid("text", "send either \"text\" (one utterance) or \"texts\" (a batch)")
         }
+        var response = single ? try json(PredictionJSON(outcome.predictions[0])) : try json(BatchJSON(predictions: outcome.predictions.map(PredictionJSON.init)))
+        if outcome.replayed { response.headers[.idempotentReplayed] = "true" }
+        return response
     }
 
     @Sendable func prediction(_ request: Request, context: AppContext) async throws -> Response {
@@ -87,6 +93,7 @@ struct APIRoutes {
     @Sendable func feedback(_ request: Request, context: AppContext) async throws -> Response {
         let agent = try context.require(.agent)
         let body: FeedbackRequest = try await decodeJSON(request, context: context)
+        let key = request.headers[.idempotencyKey]
         let record: FeedbackRecord
         if let raw = body.predictionId {
             guard let id = UUID(uuidString: raw) else { throw APIError.invalid("prediction_id", "not a prediction id (UUID)") }
@@ -94,12 +101,12 @@ struct APIRoutes {
                 throw APIError.invalid("verdict", "verdict must be \"confirm\" or \"correct\"")
             }
             record = try await store.review(predictionID: id, agentID: agent.id, verdict: verdict, intent: body.intent, note: body.note ?? "",
-                                            propose: body.proposeIntent ?? false)
+                                            propose: body.proposeIntent ?? false, idempotencyKey: key)
         } else {
             guard let text = body.text else { throw APIError.invalid("prediction_id", "send \"prediction_id\" with a verdict, or \"text\" with its \"intent\"") }
             guard let intent = body.intent else { throw APIError.invalid("intent", "a submitted utterance needs its \"intent\"") }
-            guard text.count <= PredictionService.maxTextLength else { throw APIError.invalid("text", "text is longer than 2000 characters") }
-            record = try await store.submit(text: text, intent: intent, agentID: agent.id, note: body.note ?? "", propose: body.proposeIntent ?? false)
+            record = try await store.submit(text: text, intent: intent, agentID: agent.id, note: body.note ?? "", propose: body.proposeIntent ?? false,
+                                            idempotencyKey: key)
         }
         metrics.feedback.increment()
         return try json(FeedbackJSON(record), status: .created)
@@ -202,4 +209,11 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
     encoder.dateEncodingStrategy = .iso8601
     let data = try encoder.encode(value)
     return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+extension HTTPField.Name {
+    /// A client's key for a request it may retry (POST /v1/predict, POST /v1/feedback).
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// Set on an answer that replays an earlier request with the same key.
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 }

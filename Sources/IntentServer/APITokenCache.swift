@@ -6,7 +6,7 @@ import Synchronization
 /// Remembers which user an API token belongs to for a few seconds, so that a client sending many
 /// predictions costs one database lookup per token and TTL instead of one per request. Only
 /// successful lookups are cached (a new token works at once); a revoked token or disabled user
-/// stops working within `ttl`. Keys are SHA-256 digests, never the tokens themselves.
+/// stops working at once where `AuthChangesListener` runs (PostgreSQL NOTIFY), else within `ttl`. Keys are SHA-256 digests, never the tokens themselves.
 public final class APITokenCache: Sendable {
     public static let defaultTTLSeconds = 10
     /// Past this many entries the cache starts over (a bound on memory, not an LRU).
@@ -22,6 +22,11 @@ public final class APITokenCache: Sendable {
 
     init(ttl: Duration = .seconds(defaultTTLSeconds)) {
         self.ttl = ttl
+    }
+
+    /// Forgets every token (credentials changed somewhere: `AuthChangesListener`).
+    public func invalidateAll() {
+        entries.withLock { $0.removeAll() }
     }
 
     /// The token's user: from the cache while fresh, else from `lookup` (then cached when found).

@@ -7,9 +7,12 @@ public struct AppContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var user: UserRecord?
     public var session: SessionRecord?
+    /// The peer's IP address (nil in router-mode tests), for the login throttle.
+    public let remoteAddress: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Dataset imports can be large.
@@ -23,12 +26,17 @@ public struct AppContext: RequestContext {
     }
 }
 
-/// Resolves the caller: `Authorization: Bearer <API token>` or the session cookie. Never
-/// refuses by itself; routes state the role they need.
+/// Resolves the caller: `Authorization: Bearer <API token>`, or on the web pages the session
+/// cookie. Never refuses by itself; routes state the role they need.
+///
+/// The JSON API (`/v1/*`) ignores the session cookie: a browser sends cookies with requests that
+/// other pages make it send, and a same-site page could POST a `text/plain` body that parses as
+/// JSON. Only a bearer token, which no page can make a browser attach, authenticates the API;
+/// the pages, whose forms carry the session's CSRF token, are for cookies.
 struct AuthMiddleware: RouterMiddleware {
     static let sessionCookie = "il_session"
     let store: Store
-    let tokens = APITokenCache()
+    let tokens: APITokenCache
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
         var context = context
@@ -38,10 +46,13 @@ struct AuthMiddleware: RouterMiddleware {
                 throw APIError(.unauthorized, code: "unauthenticated", "unknown or revoked API token")
             }
             context.user = user
-        } else if let cookie = request.cookies[Self.sessionCookie]?.value, let session = try await store.session(token: cookie) {
+        } else if !Self.isAPI(request.uri.path), let cookie = request.cookies[Self.sessionCookie]?.value, !cookie.isEmpty,
+                  cookie.utf8.count <= 256, let session = try await store.session(token: cookie) {
             context.user = session.user
             context.session = session
         }
         return try await next(request, context)
     }
+
+    static func isAPI(_ path: String) -> Bool { path == "/v1" || path.hasPrefix("/v1/") }
 }

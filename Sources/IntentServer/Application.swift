@@ -18,12 +18,19 @@ public struct ServerConfiguration: Sendable {
     /// Mark cookies Secure (set when TLS terminates in front of the server).
     public var secureCookies = false
     public var webDirectory: URL? = ResourceDirectory.web
+    /// Most prediction rows waiting to be written before requests are refused with 503.
+    public var maxPendingRows = 4096
+    /// Login throttling (failures per username and per address) and concurrent password checks.
+    public var loginThrottle = LoginThrottle()
+    public var maxConcurrentLogins = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount)
     public init() {}
 }
 
 /// Builds the HTTP application: API, agent pages, health, metrics. `store`'s client must be
-/// running (the caller runs it, or passes it in `services`). The predictor thread is stopped
-/// when the application shuts down.
+/// running (the caller runs it, or passes it in `services`). The application's own services —
+/// the store's `DatabaseMonitor` when it has one, the listener that empties the token cache when
+/// credentials change, and the predictor's threads (stopped after the HTTP server drains) — run
+/// with it.
 public func buildApplication(
     configuration: ServerConfiguration, store: Store, model: ServingModel, metrics: ServerMetrics = ServerMetrics(),
     services: [any Service] = [], logger: Logger
@@ -42,15 +49,18 @@ public func buildApplication(
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorMappingMiddleware())
     router.add(middleware: FileMiddleware(web.appendingPathComponent("static").path, urlBasePath: "/static", searchForIndexHtml: false, logger: logger))
-    router.add(middleware: AuthMiddleware(store: store))
-    let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics)
+    let tokens = APITokenCache()
+    router.add(middleware: AuthMiddleware(store: store, tokens: tokens))
+    let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics, maxPendingRows: configuration.maxPendingRows)
     APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)
     OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
-    WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy()).add(to: router)
+    WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy(),
+              logins: LoginGuard(throttle: configuration.loginThrottle, maxConcurrentChecks: configuration.maxConcurrentLogins)).add(to: router)
+    let own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(client: store.client, cache: tokens, logger: logger)]
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "IntentLoop"),
-        services: services + [PredictorService(predictor: predictor)],
+        services: services + own + [PredictorService(predictor: predictor)],
         logger: logger
     )
 }

@@ -26,18 +26,25 @@ struct OperationsRoutes {
         }
     }
 
-    /// Ready when the database answers and a model is loaded.
+    /// Ready when the database answers (within `readinessTimeout`) and a model is loaded; answers
+    /// within about a second whatever the database does.
     @Sendable func ready(_ request: Request, context: AppContext) async throws -> Response {
         struct Status: Encodable {
             let status: String
             let database: String
             let adapterVersion: String
         }
-        var database = "ok"
-        do { try await store.client.query("SELECT 1", logger: context.logger) } catch { database = "unreachable" }
-        let ok = database == "ok"
-        return try json(Status(status: ok ? "ready" : "not_ready", database: database, adapterVersion: predictor.current.version),
-                        status: ok ? .ok : .serviceUnavailable)
+        let ok: Bool
+        if let monitor = store.monitor {
+            ok = await monitor.probe()
+        } else {
+            ok = (try? await race(limit: .milliseconds(800)) { [store] in try await store.client.query("SELECT 1", logger: store.logger) }) != nil
+        }
+        let database = ok ? "ok" : "unreachable"
+        var response = try json(Status(status: ok ? "ready" : "not_ready", database: database, adapterVersion: predictor.current.version),
+                                status: ok ? .ok : .serviceUnavailable)
+        if !ok { response.headers[.retryAfter] = "\(APIError.unavailableRetrySeconds)" }
+        return response
     }
 }
 

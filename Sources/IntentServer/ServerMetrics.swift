@@ -10,6 +10,7 @@ public final class ServerMetrics: Sendable {
     let writeBatch: ValueHistogram
     let feedback: Counter
     let inferenceCPU: Counter
+    let databaseUp: Gauge
 
     public init() {
         predictions = registry.makeCounter(name: "intentloop_predictions_total", help: "Utterances classified")
@@ -21,6 +22,8 @@ public final class ServerMetrics: Sendable {
         feedback = registry.makeCounter(name: "intentloop_feedback_total", help: "Agent verdicts and submissions stored")
         inferenceCPU = registry.makeCounter(name: "intentloop_inference_cpu_seconds_total",
                                             help: "CPU time the predictor's threads spent in forward passes (thread CPU clock)")
+        databaseUp = registry.makeGauge(name: "intentloop_database_up", help: "1 while the database answers its probe, 0 during an outage")
+        databaseUp.set(Int64(1))
     }
 
     /// Request counter and latency histogram of one route and status.
@@ -34,6 +37,9 @@ public final class ServerMetrics: Sendable {
             help: "HTTP request latency"
         ).recordSeconds(seconds)
     }
+
+    /// Database availability as the monitor sees it (`intentloop_database_up`).
+    public func setDatabaseUp(_ up: Bool) { databaseUp.set(Int64(up ? 1 : 0)) }
 
     public func render() -> [UInt8] { registry.emitToBuffer() }
 }

@@ -21,8 +21,12 @@ struct WebPages: Sendable {
     ]
 
     /// A page for the logged-in user (or the login page when `context.user` is nil).
-    func render(_ template: String, title: String, context: AppContext, values: [String: Any] = [:], status: HTTPResponse.Status = .ok) throws -> Response {
+    /// With `flash`, the message a redirect left in the flash cookie is shown (and the cookie cleared).
+    func render(_ template: String, title: String, context: AppContext, values: [String: Any] = [:], status: HTTPResponse.Status = .ok,
+                flash request: Request? = nil) throws -> Response {
         var object = values
+        let flash = request.flatMap { Flash.message(in: $0) }
+        if let flash { object["error"] = flash }
         object["title"] = title
         if let user = context.user {
             object["user"] = true
@@ -34,7 +38,32 @@ struct WebPages: Sendable {
         guard let html = library.render(object, withTemplate: template) else {
             throw APIError(.internalServerError, code: "internal", "template \(template) is missing")
         }
-        return Response(status: status, headers: Self.securityHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
+        var response = Response(status: status, headers: Self.securityHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
+        if flash != nil { response.setCookie(Flash.clear) }
+        return response
+    }
+}
+
+/// A one-time message for the next page, carried by a short-lived HttpOnly cookie set by the
+/// server (a query-string message could be crafted by anyone and shown as ours).
+enum Flash {
+    static let cookie = "il_flash"
+    static let maxLength = 300
+
+    static func set(_ message: String) -> Cookie {
+        let value = Data(String(message.prefix(maxLength)).utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return Cookie(name: cookie, value: value, maxAge: 60, path: "/", httpOnly: true, sameSite: .strict)
+    }
+
+    static let clear = Cookie(name: cookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict)
+
+    static func message(in request: Request) -> String? {
+        guard var raw = request.cookies[cookie]?.value, !raw.isEmpty, raw.utf8.count <= 2 * maxLength * 4 else { return nil }
+        raw = raw.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        raw += String(repeating: "=", count: (4 - raw.utf8.count % 4) % 4)
+        guard let data = Data(base64Encoded: raw), let text = String(data: data, encoding: .utf8), !text.isEmpty else { return nil }
+        return String(text.prefix(maxLength))
     }
 }
 
@@ -46,11 +75,8 @@ extension Response {
         return response
     }
 
-    /// Back to the form's page, which shows `error` (the message travels in the query string).
+    /// Back to the form's page, which shows `error` (carried by the flash cookie).
     static func redirect(to path: String, error: String) -> Response {
-        var back = URLComponents()
-        back.path = path
-        back.queryItems = [URLQueryItem(name: "error", value: error)]
-        return redirect(back.string ?? path)
+        redirect(path, cookies: [Flash.set(error)])
     }
 }

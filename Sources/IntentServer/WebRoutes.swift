@@ -12,6 +12,7 @@ struct WebRoutes {
     let secureCookies: Bool
     /// Checked instead of a real hash when the username is unknown (see `Passwords.decoy`).
     let decoyHash: String
+    let logins: LoginGuard
 
     func add(to router: Router<AppContext>) {
         router.get("/") { _, context in Response.redirect(context.user == nil ? "/login" : "/queue") }
@@ -25,7 +26,7 @@ struct WebRoutes {
         router.post("submit", use: submit)
         router.get("history", use: history)
         router.get("admin/intents", use: proposedIntents)
-        router.post("admin/intents/:name/:decision", use: decide)
+        router.post("admin/intents/decide", use: decide)
     }
 
     // MARK: session
@@ -57,16 +58,36 @@ struct WebRoutes {
         guard let expected = request.cookies[Self.loginCSRFCookie]?.value, constantTimeEqual(expected, form.csrf) else {
             return try loginForm(context: context, error: "The form expired; please try again.", status: .forbidden)
         }
-        let user = try await store.user(named: form.username)
-        let valid = try await Passwords.verify(form.password, hash: user?.passwordHash ?? decoyHash)
+        let keys = [LoginThrottle.userKey(form.username)] + (context.remoteAddress.map { [LoginThrottle.addressKey($0)] } ?? [])
+        if let wait = logins.retryAfter(keys) {
+            context.logger.notice("login throttled", metadata: ["auth.username": "\(form.username.prefix(64))"])
+            return try throttled(context: context, seconds: wait)
+        }
+        // A name that cannot exist is looked up as nobody (same decoy timing as an unknown user).
+        let user = InputRules.validUsername(form.username) ? try await store.user(named: form.username) : nil
+        guard let valid = try await logins.withCheckSlot({ try await Passwords.verify(form.password, hash: user?.passwordHash ?? decoyHash) }) else {
+            var response = try loginForm(context: context, error: "Too many logins at once; try again in a moment.", status: .serviceUnavailable)
+            response.headers[.retryAfter] = "1"
+            return response
+        }
         guard let user, valid, user.passwordHash != nil, user.role >= .agent else {
+            logins.failed(keys)
             context.logger.info("login refused", metadata: ["auth.username": "\(form.username.prefix(64))"])
             return try loginForm(context: context, error: "Unknown username or wrong password.", status: .unauthorized)
         }
+        logins.succeeded(keys[0])
         let session = try await store.createSession(userID: user.id)
         let cookie = Cookie(name: AuthMiddleware.sessionCookie, value: session.token, maxAge: 12 * 3600, path: "/", secure: secureCookies,
                             httpOnly: true, sameSite: .strict)
         return .redirect("/queue", cookies: [cookie])
+    }
+
+    /// 429 with Retry-After: the login page, saying how long to wait.
+    func throttled(context: AppContext, seconds: Double) throws -> Response {
+        let wait = max(1, Int(seconds.rounded(.up)))
+        var response = try loginForm(context: context, error: "Too many failed logins; try again in \(wait) s.", status: .tooManyRequests)
+        response.headers[.retryAfter] = "\(wait)"
+        return response
     }
 
     @Sendable func logout(_ request: Request, context: AppContext) async throws -> Response {
@@ -84,14 +105,15 @@ struct WebRoutes {
         var filter = QueueFilter()
         func text(_ key: String) -> String? { q[Substring(key)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
         filter.intent = text("intent")
+        if let intent = filter.intent, !InputRules.validIntentName(intent) { throw APIError.invalid("intent", "not an intent name") }
         let day = DateFormatter()
         day.dateFormat = "yyyy-MM-dd"
         day.timeZone = TimeZone(identifier: "UTC")
-        filter.from = text("from").flatMap(day.date(from:))
-        filter.to = text("to").flatMap(day.date(from:)).map { $0.addingTimeInterval(86400) }
-        filter.minConfidence = text("min").flatMap(Float.init)
-        filter.maxConfidence = text("max").flatMap(Float.init)
-        let page = max(0, text("page").flatMap(Int.init) ?? 0)
+        filter.from = try QueryParameter.date(text("from"), field: "from", formatter: day)
+        filter.to = try QueryParameter.date(text("to"), field: "to", formatter: day).map { $0.addingTimeInterval(86400) }
+        filter.minConfidence = try QueryParameter.fraction(text("min"), field: "min")
+        filter.maxConfidence = try QueryParameter.fraction(text("max"), field: "max")
+        let page = try QueryParameter.integer(text("page"), field: "page", in: 0...QueryParameter.maxPage) ?? 0
         filter.offset = page * filter.limit
         let items = try await store.reviewQueue(filter)
         var values: [String: Any] = [
@@ -124,8 +146,7 @@ struct WebRoutes {
         if let f = try await store.feedback(predictionID: id) {
             values["feedback"] = ["verdict": f.verdict.rawValue, "intent": f.intent, "note": f.note.isEmpty ? false : f.note] as [String: Any]
         }
-        if let error = request.uri.queryParameters["error"] { values["error"] = String(error) }
-        return try pages.render("prediction", title: "Prediction", context: context, values: values)
+        return try pages.render("prediction", title: "Prediction", context: context, values: values, flash: request)
     }
 
     struct ReviewForm: Decodable {
@@ -137,11 +158,12 @@ struct WebRoutes {
 
     @Sendable func review(_ request: Request, context: AppContext) async throws -> Response {
         let form: ReviewForm = try await requireForm(request, context: context, role: .agent)
+        guard let session = context.session else { throw APIError.unauthenticated }
         guard let id = context.parameters.get("id", as: UUID.self) else { throw APIError.invalid("id", "not a prediction id") }
         guard let verdict = Verdict(rawValue: form.verdict), verdict != .submit else { throw APIError.invalid("verdict", "verdict must be confirm or correct") }
         let intent = form.intent?.trimmingCharacters(in: .whitespaces)
         do {
-            _ = try await store.review(predictionID: id, agentID: context.user!.id, verdict: verdict, intent: intent?.isEmpty == true ? nil : intent,
+            _ = try await store.review(predictionID: id, agentID: session.user.id, verdict: verdict, intent: intent?.isEmpty == true ? nil : intent,
                                        note: form.note ?? "", propose: form.propose != nil)
         } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
             return .redirect(to: "/predictions/\(id.uuidString.lowercased())", error: error.message)
@@ -153,8 +175,7 @@ struct WebRoutes {
         guard context.session != nil, (context.user?.role ?? .client) >= .agent else { return .redirect("/login") }
         var values: [String: Any] = ["intents": try await intentOptions()]
         if request.uri.queryParameters["saved"] != nil { values["notice"] = "Saved." }
-        if let error = request.uri.queryParameters["error"] { values["error"] = String(error) }
-        return try pages.render("submit", title: "Submit an utterance", context: context, values: values)
+        return try pages.render("submit", title: "Submit an utterance", context: context, values: values, flash: request)
     }
 
     struct SubmitForm: Decodable {
@@ -166,10 +187,11 @@ struct WebRoutes {
 
     @Sendable func submit(_ request: Request, context: AppContext) async throws -> Response {
         let form: SubmitForm = try await requireForm(request, context: context, role: .agent)
+        guard let session = context.session else { throw APIError.unauthenticated }
         do {
-            _ = try await store.submit(text: form.text, intent: form.intent.trimmingCharacters(in: .whitespaces), agentID: context.user!.id,
+            _ = try await store.submit(text: form.text, intent: form.intent.trimmingCharacters(in: .whitespaces), agentID: session.user.id,
                                        note: form.note ?? "", propose: form.propose != nil)
-        } catch let error as StoreError where error.code == .invalid {
+        } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
             return .redirect(to: "/submit", error: error.message)
         }
         return .redirect("/submit?saved=1")
@@ -194,13 +216,19 @@ struct WebRoutes {
         return try pages.render("intents", title: "Proposed intents", context: context, values: ["items": items])
     }
 
+    struct DecisionForm: Decodable {
+        let name: String
+        let decision: String
+    }
+
+    /// POST /admin/intents/decide with the intent's name in the form (names may contain `/`,
+    /// which a path segment cannot carry).
     @Sendable func decide(_ request: Request, context: AppContext) async throws -> Response {
-        let admin = try await requireForm(request, context: context, role: .admin) as Empty
-        _ = admin
-        guard let name = context.parameters.get("name"), let decision = context.parameters.get("decision"), ["approve", "reject"].contains(decision) else {
-            throw APIError.invalid("decision", "approve or reject")
-        }
-        try await store.decideIntent(name, approve: decision == "approve", by: context.user!.id)
+        let form: DecisionForm = try await requireForm(request, context: context, role: .admin)
+        guard let session = context.session else { throw APIError.unauthenticated }
+        guard ["approve", "reject"].contains(form.decision) else { throw APIError.invalid("decision", "approve or reject") }
+        guard InputRules.validIntentName(form.name) else { throw APIError.invalid("name", "not an intent name") }
+        try await store.decideIntent(form.name, approve: form.decision == "approve", by: session.user.id)
         return .redirect("/admin/intents")
     }
 

@@ -12,7 +12,7 @@ extension Store {
     public func promoteNewAdapter(version: String, path: String, labels: [String], metrics: [String: String], actor: Int64?) async throws {
         let labelsJSON = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
         let metricsJSON = String(decoding: try JSONEncoder().encode(metrics), as: UTF8.self)
-        try await client.withTransaction(logger: logger) { c in
+        try await transaction { c in
             try await c.query("UPDATE adapters SET status = 'retired' WHERE status = 'production'", logger: logger)
             try await c.query("""
                 INSERT INTO adapters (version, path, status, labels, metrics, promoted_at)
@@ -23,7 +23,7 @@ extension Store {
     }
 
     public func productionAdapter() async throws -> AdapterRecord? {
-        let rows = try await client.query("SELECT version, path, status FROM adapters WHERE status = 'production'", logger: logger)
+        let rows = try await self.query("SELECT version, path, status FROM adapters WHERE status = 'production'")
         for try await (version, path, status) in rows.decode((String, String, String).self) {
             return AdapterRecord(version: version, path: path, status: status)
         }

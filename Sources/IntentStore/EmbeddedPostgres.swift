@@ -31,6 +31,10 @@ public final class EmbeddedPostgres: Sendable {
         self.startedHere = startedHere
     }
 
+    /// The file in the data directory that names the cluster's folder (which is elsewhere when
+    /// the data directory is not reachable by the `postgres` user).
+    public static let clusterMarkerFile = "postgres.cluster"
+
     /// A connection URL without the password (for logs).
     public var displayURL: String { "postgres://\(username)@127.0.0.1:\(port)/\(database)" }
 
@@ -62,6 +66,8 @@ public final class EmbeddedPostgres: Sendable {
                 throw StoreError(.postgresFailed, "cannot write \(secretFile.path)")
             }
         }
+        // Say where the cluster is, so that tools (ops/test) act on exactly this one.
+        _ = fm.createFile(atPath: dataDirectory.appendingPathComponent(clusterMarkerFile).path, contents: Data((cluster.path + "\n").utf8))
         let pg = EmbeddedPostgres(clusterDirectory: cluster, port: 0, password: password, binDirectory: bin, runAs: runAs, logger: logger)
         if let running = pg.runningPort() {
             logger.info("reusing the embedded PostgreSQL that is already running", metadata: ["store.port": "\(running)"])
@@ -78,6 +84,18 @@ public final class EmbeddedPostgres: Sendable {
         }
         logger.info("embedded PostgreSQL started", metadata: ["store.port": "\(port)", "store.cluster": "\(cluster.path)"])
         return started
+    }
+
+    /// Whether this cluster's postmaster is alive.
+    public var isRunning: Bool { runningPort() != nil }
+
+    /// Starts the postmaster again on the same port after it exited (crashed, killed, stopped by
+    /// someone else). Blocking: call it off the cooperative pool.
+    public func restart() throws(StoreError) {
+        let log = clusterDirectory.appendingPathComponent("server.log").path
+        let status = try run("pg_ctl", ["-D", clusterDirectory.path, "-l", log, "-w", "-t", "30", "-o", "-p \(port)", "start"])
+        guard status.code == 0 else { throw StoreError(.postgresFailed, "the embedded PostgreSQL did not restart (pg_ctl exit \(status.code))") }
+        logger.notice("embedded PostgreSQL restarted", metadata: ["store.port": "\(port)"])
     }
 
     /// Fast shutdown (open transactions are rolled back; everything committed is on disk).

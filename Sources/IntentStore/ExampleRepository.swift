@@ -26,13 +26,13 @@ extension Store {
             guard Self.validIntentName(e.intent) else {
                 throw StoreError(.invalid, "example \(i + 1): intent '\(e.intent.prefix(40))' is not 1–100 letters, digits or _.:/-", field: "intent")
             }
-            guard (1...2000).contains(e.text.count) else {
-                throw StoreError(.invalid, "example \(i + 1): text must be 1–2000 characters", field: "text")
+            if let problem = InputRules.textProblem(e.text) {
+                throw StoreError(.invalid, "example \(i + 1): text \(problem)", field: "text")
             }
         }
         let texts = examples.map(\.text), intents = examples.map(\.intent)
         let names = Array(Set(intents)).sorted()
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await transaction { connection in
             var created: [String] = []
             let newRows = try await connection.query("""
                 INSERT INTO intents (name) SELECT unnest(\(names)::text[]) ON CONFLICT (name) DO NOTHING RETURNING name
@@ -59,14 +59,14 @@ extension Store {
 
     /// Every example of a kind, oldest first.
     public func examples(kind: ExampleKind) async throws -> [LabelledExample] {
-        let rows = try await client.query("SELECT text, intent FROM examples WHERE kind = \(kind.rawValue) ORDER BY id", logger: logger)
+        let rows = try await self.query("SELECT text, intent FROM examples WHERE kind = \(kind.rawValue) ORDER BY id")
         var out: [LabelledExample] = []
         for try await (text, intent) in rows.decode((String, String).self) { out.append(LabelledExample(text: text, intent: intent)) }
         return out
     }
 
     public func exampleCount(kind: ExampleKind) async throws -> Int {
-        let rows = try await client.query("SELECT count(*) FROM examples WHERE kind = \(kind.rawValue)", logger: logger)
+        let rows = try await self.query("SELECT count(*) FROM examples WHERE kind = \(kind.rawValue)")
         for try await n in rows.decode(Int64.self) { return Int(n) }
         return 0
     }

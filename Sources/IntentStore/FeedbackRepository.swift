@@ -17,11 +17,17 @@ public struct FeedbackRecord: Sendable, Codable, Equatable {
 extension Store {
     /// Confirms or corrects a prediction. Refused: an unknown prediction, an unknown or rejected
     /// intent, a second verdict on the same prediction, `confirm` with an intent other than the
-    /// predicted one. With `propose`, an unknown intent is proposed (admin approval pending).
+    /// predicted one. With `propose`, an unknown intent is proposed (admin approval pending) in
+    /// the same transaction as the verdict: a refused verdict leaves no proposal behind. With an
+    /// `idempotencyKey` the agent used before for the same verdict, the stored one is returned.
     public func review(predictionID: UUID, agentID: Int64, verdict: Verdict, intent: String?, note: String = "",
-                       propose: Bool = false) async throws -> FeedbackRecord {
+                       propose: Bool = false, idempotencyKey: String? = nil) async throws -> FeedbackRecord {
         guard verdict != .submit else { throw StoreError(.invalid, "verdict must be confirm or correct", field: "verdict") }
-        guard note.count <= 2000 else { throw StoreError(.invalid, "note is longer than 2000 characters", field: "note") }
+        try Self.checkNote(note)
+        if let key = idempotencyKey, let earlier = try await replayFeedback(agentID: agentID, key: key, predictionID: predictionID, verdict: verdict,
+                                                                           intent: intent, text: nil) {
+            return earlier
+        }
         guard let prediction = try await prediction(id: predictionID) else {
             throw StoreError(.notFound, "no prediction \(predictionID.uuidString.lowercased())", field: "prediction_id")
         }
@@ -32,63 +38,94 @@ extension Store {
         if verdict == .correct, chosen == prediction.intent {
             throw StoreError(.invalid, "the correction names the predicted intent; use confirm", field: "intent")
         }
-        try await requireUsableIntent(chosen, agentID: agentID, propose: propose)
-        return try await insertFeedback(predictionID: predictionID, text: prediction.text, agentID: agentID, verdict: verdict,
-                                        intent: chosen, predicted: prediction.intent, note: note)
+        return try await storeFeedback(predictionID: predictionID, text: prediction.text, agentID: agentID, verdict: verdict, intent: chosen,
+                                       predicted: prediction.intent, note: note, propose: propose, idempotencyKey: idempotencyKey)
     }
 
     /// A free-form utterance with its right intent, from an agent.
-    public func submit(text: String, intent: String, agentID: Int64, note: String = "", propose: Bool = false) async throws -> FeedbackRecord {
-        guard (1...2000).contains(text.count), !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw StoreError(.invalid, "text must be 1–2000 characters and not blank", field: "text")
+    public func submit(text: String, intent: String, agentID: Int64, note: String = "", propose: Bool = false,
+                       idempotencyKey: String? = nil) async throws -> FeedbackRecord {
+        if let problem = InputRules.textProblem(text) { throw StoreError(.invalid, "text \(problem)", field: "text") }
+        try Self.checkNote(note)
+        if let key = idempotencyKey, let earlier = try await replayFeedback(agentID: agentID, key: key, predictionID: nil, verdict: .submit,
+                                                                           intent: intent, text: text) {
+            return earlier
         }
-        guard note.count <= 2000 else { throw StoreError(.invalid, "note is longer than 2000 characters", field: "note") }
-        try await requireUsableIntent(intent, agentID: agentID, propose: propose)
-        return try await insertFeedback(predictionID: nil, text: text, agentID: agentID, verdict: .submit, intent: intent, predicted: nil, note: note)
+        return try await storeFeedback(predictionID: nil, text: text, agentID: agentID, verdict: .submit, intent: intent, predicted: nil,
+                                       note: note, propose: propose, idempotencyKey: idempotencyKey)
     }
 
-    func requireUsableIntent(_ intent: String, agentID: Int64, propose: Bool) async throws {
-        guard !intent.isEmpty else { throw StoreError(.invalid, "intent is required", field: "intent") }
-        switch try await intentStatus(intent) {
-        case .active?, .proposed?: return
-        case .rejected?: throw StoreError(.invalid, "intent '\(intent)' was rejected by an admin", field: "intent")
-        case nil:
-            guard propose else { throw StoreError(.invalid, "unknown intent '\(intent.prefix(100))'", field: "intent") }
-            try await proposeIntent(intent, by: agentID)
-        }
+    static func checkNote(_ note: String) throws {
+        if let problem = InputRules.textProblem(note, required: false) { throw StoreError(.invalid, "note \(problem)", field: "note") }
     }
 
-    func insertFeedback(predictionID: UUID?, text: String, agentID: Int64, verdict: Verdict, intent: String, predicted: String?,
-                        note: String) async throws -> FeedbackRecord {
+    /// The feedback an agent stored with `key`, when it is the same verdict; a different one is refused.
+    func replayFeedback(agentID: Int64, key: String, predictionID: UUID?, verdict: Verdict, intent: String?, text: String?) async throws -> FeedbackRecord? {
+        if let problem = InputRules.idempotencyKeyProblem(key) { throw StoreError(.invalid, "Idempotency-Key \(problem)", field: "Idempotency-Key") }
+        let rows = try await query("""
+            SELECT id, prediction_id, text, verdict, intent, predicted_intent, note, created_at FROM feedback
+            WHERE agent_id = \(agentID) AND idempotency_key = \(key)
+            """)
+        guard let stored = try await Self.decodeFeedback(rows).first else { return nil }
+        let same = stored.predictionID == predictionID && stored.verdict == verdict && (intent == nil || intent == stored.intent)
+            && (text == nil || text == stored.text)
+        guard same else {
+            throw StoreError(.idempotencyMismatch, "this Idempotency-Key was used for a different verdict; use a new key", field: "Idempotency-Key")
+        }
+        return stored
+    }
+
+    /// Checks the intent (proposing it when asked) and inserts the verdict, in one transaction.
+    func storeFeedback(predictionID: UUID?, text: String, agentID: Int64, verdict: Verdict, intent: String, predicted: String?, note: String,
+                       propose: Bool, idempotencyKey: String?) async throws -> FeedbackRecord {
         do {
-            let rows = try await client.query("""
-                INSERT INTO feedback (prediction_id, text, agent_id, verdict, intent, predicted_intent, note)
-                VALUES (\(predictionID), \(text), \(agentID), \(verdict.rawValue), \(intent), \(predicted), \(note)) RETURNING id, created_at
-                """, logger: logger)
-            for try await (id, created) in rows.decode((Int64, Date).self) {
-                return FeedbackRecord(id: id, predictionID: predictionID, text: text, verdict: verdict, intent: intent,
-                                      predictedIntent: predicted, note: note, createdAt: created)
+            return try await transaction { connection in
+                try await self.requireUsableIntent(intent, agentID: agentID, propose: propose, on: connection)
+                let rows = try await connection.query("""
+                    INSERT INTO feedback (prediction_id, text, agent_id, verdict, intent, predicted_intent, note, idempotency_key)
+                    VALUES (\(predictionID), \(text), \(agentID), \(verdict.rawValue), \(intent), \(predicted), \(note), \(idempotencyKey))
+                    RETURNING id, created_at
+                    """, logger: self.logger)
+                for try await (id, created) in rows.decode((Int64, Date).self) {
+                    return FeedbackRecord(id: id, predictionID: predictionID, text: text, verdict: verdict, intent: intent,
+                                          predictedIntent: predicted, note: note, createdAt: created)
+                }
+                throw StoreError(.invalid, "feedback not stored")
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            if let key = idempotencyKey, error.serverInfo?[.constraintName] == "feedback_idempotency",
+               let earlier = try await replayFeedback(agentID: agentID, key: key, predictionID: predictionID, verdict: verdict, intent: intent, text: text) {
+                return earlier
+            }
             throw StoreError(.conflict, "prediction \(predictionID?.uuidString.lowercased() ?? "") already has a verdict", field: "prediction_id")
         }
-        throw StoreError(.invalid, "feedback not stored")
+    }
+
+    func requireUsableIntent(_ intent: String, agentID: Int64, propose: Bool, on connection: PostgresConnection) async throws {
+        guard !intent.isEmpty else { throw StoreError(.invalid, "intent is required", field: "intent") }
+        switch try await intentStatus(intent, on: connection) {
+        case .active?, .proposed?: return
+        case .rejected?: throw StoreError(.invalid, "intent '\(intent.prefix(100))' was rejected by an admin", field: "intent")
+        case nil:
+            guard propose else { throw StoreError(.invalid, "unknown intent '\(intent.prefix(100))'", field: "intent") }
+            try await proposeIntent(intent, by: agentID, on: connection)
+        }
     }
 
     /// The verdict on a prediction, if any.
     public func feedback(predictionID: UUID) async throws -> FeedbackRecord? {
-        let rows = try await client.query("""
+        let rows = try await self.query("""
             SELECT id, prediction_id, text, verdict, intent, predicted_intent, note, created_at FROM feedback WHERE prediction_id = \(predictionID)
-            """, logger: logger)
+            """)
         return try await Self.decodeFeedback(rows).first
     }
 
     /// An agent's own verdicts and submissions, newest first.
     public func history(agentID: Int64, limit: Int = 100) async throws -> [FeedbackRecord] {
-        let rows = try await client.query("""
+        let rows = try await self.query("""
             SELECT id, prediction_id, text, verdict, intent, predicted_intent, note, created_at FROM feedback
             WHERE agent_id = \(agentID) ORDER BY created_at DESC, id DESC LIMIT \(limit)
-            """, logger: logger)
+            """)
         return try await Self.decodeFeedback(rows)
     }
 

@@ -52,23 +52,75 @@ public struct QueueFilter: Sendable, Equatable {
     public init() {}
 }
 
+/// One POST /v1/predict as stored: its predictions, its metadata (once, not per text) and the
+/// client's optional Idempotency-Key with a digest of what was asked.
+public struct PredictionRequestRecord: Sendable, Equatable {
+    public let id: UUID
+    public let clientID: Int64?
+    public let idempotencyKey: String?
+    /// Hex SHA-256 of the request's texts and metadata (compared when a key is replayed).
+    public let requestHash: String
+    /// A JSON object as text.
+    public let metadata: String
+    public let predictions: [PredictionRecord]
+
+    public init(id: UUID = UUID(), clientID: Int64?, idempotencyKey: String? = nil, requestHash: String = "", metadata: String = "{}",
+                predictions: [PredictionRecord]) {
+        self.id = id
+        self.clientID = clientID
+        self.idempotencyKey = idempotencyKey
+        self.requestHash = requestHash
+        self.metadata = metadata
+        self.predictions = predictions
+    }
+}
+
 extension Store {
-    /// Inserts a batch of predictions in one statement (one round trip, one commit).
-    public func insertPredictions(_ batch: [PredictionRecord]) async throws {
+    /// Inserts whole requests with their predictions in one statement (one round trip, one
+    /// commit): every row of `batch` or none. A second request with a client's Idempotency-Key
+    /// already stored is a `conflict` on field "Idempotency-Key".
+    public func insertPredictionRequests(_ batch: [PredictionRequestRecord]) async throws {
         guard !batch.isEmpty else { return }
         let encoder = JSONEncoder()
-        let tops = try batch.map { String(decoding: try encoder.encode($0.topK), as: UTF8.self) }
-        try await client.query("""
-            INSERT INTO predictions (id, text, adapter_version, intent, confidence, margin, top_k, latency_ms, client_id, metadata, created_at)
-            SELECT id, text, v, i, c, m, t::jsonb, l, NULLIF(u, 0), md::jsonb, ts FROM unnest(
-                \(batch.map(\.id))::uuid[], \(batch.map(\.text))::text[], \(batch.map(\.adapterVersion))::text[], \(batch.map(\.intent))::text[],
-                \(batch.map(\.confidence))::real[], \(batch.map(\.margin))::real[], \(tops)::text[], \(batch.map(\.latencyMs))::real[],
-                \(batch.map { $0.clientID ?? 0 })::bigint[], \(batch.map(\.metadata))::text[], \(batch.map(\.createdAt))::timestamptz[]
-            ) AS x(id, text, v, i, c, m, t, l, u, md, ts)
-            """, logger: logger)
+        let rows = batch.flatMap { r in r.predictions.enumerated().map { (r.id, $0.offset, $0.element) } }
+        let tops = try rows.map { String(decoding: try encoder.encode($0.2.topK), as: UTF8.self) }
+        do {
+            try await query("""
+                WITH requests AS (
+                    INSERT INTO prediction_requests (id, client_id, idempotency_key, request_hash, metadata, created_at)
+                    SELECT id, NULLIF(u, 0), NULLIF(k, ''), decode(NULLIF(h, ''), 'hex'), md::jsonb, ts FROM unnest(
+                        \(batch.map(\.id))::uuid[], \(batch.map { $0.clientID ?? 0 })::bigint[], \(batch.map { $0.idempotencyKey ?? "" })::text[],
+                        \(batch.map(\.requestHash))::text[], \(batch.map(\.metadata))::text[], \(batch.map { $0.predictions.first?.createdAt ?? Date() })::timestamptz[]
+                    ) AS x(id, u, k, h, md, ts)
+                )
+                INSERT INTO predictions (id, request_id, position, text, adapter_version, intent, confidence, margin, top_k, latency_ms, client_id, created_at)
+                SELECT id, r, pos, text, v, i, c, m, t::jsonb, l, NULLIF(u, 0), ts FROM unnest(
+                    \(rows.map(\.2.id))::uuid[], \(rows.map(\.0))::uuid[], \(rows.map(\.1))::integer[], \(rows.map(\.2.text))::text[],
+                    \(rows.map(\.2.adapterVersion))::text[], \(rows.map(\.2.intent))::text[], \(rows.map(\.2.confidence))::real[],
+                    \(rows.map(\.2.margin))::real[], \(tops)::text[], \(rows.map(\.2.latencyMs))::real[], \(rows.map { $0.2.clientID ?? 0 })::bigint[],
+                    \(rows.map(\.2.createdAt))::timestamptz[]
+                ) AS x(id, r, pos, text, v, i, c, m, t, l, u, ts)
+                """)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505"
+            && error.serverInfo?[.constraintName] == "prediction_requests_client_id_idempotency_key_key" {
+            throw StoreError(.conflict, "a request with this Idempotency-Key is already stored", field: "Idempotency-Key")
+        }
     }
 
-    static let predictionColumns = "p.id, p.text, p.adapter_version, p.intent, p.confidence, p.margin, p.top_k::text, p.latency_ms, p.client_id, p.metadata::text, p.created_at"
+    /// The stored request a client sent with `idempotencyKey`: its digest and its predictions in order.
+    public func predictionRequest(clientID: Int64, idempotencyKey: String) async throws -> (requestHash: String, predictions: [PredictionRecord])? {
+        let found = try await query("""
+            SELECT id, COALESCE(encode(request_hash, 'hex'), '') FROM prediction_requests
+            WHERE client_id = \(clientID) AND idempotency_key = \(idempotencyKey)
+            """)
+        for try await (id, hash) in found.decode((UUID, String).self) {
+            let rows = try await query("SELECT \(unescaped: Self.predictionColumns) FROM predictions p WHERE p.request_id = \(id) ORDER BY p.position")
+            return (hash, try await Self.decodePredictions(rows))
+        }
+        return nil
+    }
+
+    static let predictionColumns = "p.id, p.text, p.adapter_version, p.intent, p.confidence, p.margin, p.top_k::text, p.latency_ms, p.client_id, COALESCE((SELECT r.metadata FROM prediction_requests r WHERE r.id = p.request_id), p.metadata)::text, p.created_at"
 
     static func decodePredictions(_ rows: PostgresRowSequence) async throws -> [PredictionRecord] {
         var out: [PredictionRecord] = []
@@ -83,13 +135,13 @@ extension Store {
     }
 
     public func prediction(id: UUID) async throws -> PredictionRecord? {
-        let rows = try await client.query("SELECT \(unescaped: Self.predictionColumns) FROM predictions p WHERE p.id = \(id)", logger: logger)
+        let rows = try await self.query("SELECT \(unescaped: Self.predictionColumns) FROM predictions p WHERE p.id = \(id)")
         return try await Self.decodePredictions(rows).first
     }
 
     /// Predictions nobody has reviewed yet, most uncertain first (smallest top-1 − top-2 margin).
     public func reviewQueue(_ f: QueueFilter) async throws -> [PredictionRecord] {
-        let rows = try await client.query("""
+        let rows = try await self.query("""
             SELECT \(unescaped: Self.predictionColumns) FROM predictions p
             WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = p.id)
               AND (\(f.intent)::text IS NULL OR p.intent = \(f.intent))
@@ -98,13 +150,21 @@ extension Store {
               AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
               AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
             ORDER BY p.margin, p.created_at DESC LIMIT \(f.limit) OFFSET \(f.offset)
-            """, logger: logger)
+            """)
         return try await Self.decodePredictions(rows)
     }
 
     public func predictionCount() async throws -> Int {
-        let rows = try await client.query("SELECT count(*) FROM predictions", logger: logger)
+        let rows = try await self.query("SELECT count(*) FROM predictions")
         for try await n in rows.decode(Int64.self) { return Int(n) }
         return 0
+    }
+}
+
+extension Store {
+    /// Inserts predictions as one request without metadata or key (tools and tests).
+    public func insertPredictions(_ rows: [PredictionRecord]) async throws {
+        guard !rows.isEmpty else { return }
+        try await insertPredictionRequests([PredictionRequestRecord(clientID: rows[0].clientID, predictions: rows)])
     }
 }

@@ -8,10 +8,47 @@ import PostgresNIO
 public struct Store: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    /// When set, queries are refused while the database is down and abandoned when it goes
+    /// away (`StoreError.unavailable`), and each is bounded by its `queryTimeout`.
+    public let monitor: DatabaseMonitor?
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, monitor: DatabaseMonitor? = nil) {
         self.client = client
         self.logger = logger
+        self.monitor = monitor
+    }
+
+    /// Runs one statement through the pool (see `guarded`).
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await guarded(limit: monitor?.settings.queryTimeout) { [client, logger] in try await client.query(query, logger: logger) }
+    }
+
+    /// Runs `body` in one transaction, bounded by outages only (imports may take long). The error
+    /// thrown is the one that stopped the transaction (PostgresNIO wraps it in a
+    /// `PostgresTransactionError`; callers match on `StoreError` and `PSQLError`).
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await guarded(limit: nil) { [client, logger] in
+            do { return try await client.withTransaction(logger: logger) { try await body($0) } } catch let error as PostgresTransactionError {
+                throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            }
+        }
+    }
+
+    /// Database work under the monitor: refused at once while the database is down, abandoned
+    /// when it goes down or `limit` passes, and connection-level failures reported to the
+    /// monitor; each of these is `StoreError.unavailable`.
+    func guarded<T: Sendable>(limit: Duration?, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let monitor else { return try await operation() }
+        guard monitor.isUp else { throw StoreError.unavailable }
+        do {
+            return try await race(limit: limit, abandon: monitor.onOutage, operation)
+        } catch is DeadlineExceeded {
+            throw StoreError.unavailable
+        } catch let error as PSQLError where error.isUnavailability {
+            monitor.connectionLost()
+            throw StoreError.unavailable
+        }
     }
 
     /// Applies pending migrations from `Migrations/` (or `directory`); throws when an applied one changed.
@@ -28,7 +65,7 @@ public struct Store: Sendable {
                       on connection: PostgresConnection? = nil) async throws {
         let json = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
         let query: PostgresQuery = "INSERT INTO audit_events (actor_id, action, subject, details) VALUES (\(actor), \(action), \(subject), \(json)::jsonb)"
-        if let connection { _ = try await connection.query(query, logger: logger) } else { try await client.query(query, logger: logger) }
+        if let connection { _ = try await connection.query(query, logger: logger) } else { try await self.query(query) }
     }
 }
 

@@ -5,6 +5,10 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case migrationChanged, migrationUnknown, migrationFailed, migrationFiles
         case postgresMissing, postgresFailed
         case notFound, conflict, invalid
+        /// The database cannot be reached now (or did not answer in time): try again later.
+        case unavailable
+        /// An idempotency key was reused for a different request.
+        case idempotencyMismatch
     }
     public let code: Code
     public let message: String
@@ -18,4 +22,6 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+
+    public static let unavailable = StoreError(.unavailable, "the database is unreachable; try again shortly")
 }

@@ -28,12 +28,12 @@ extension Store {
     /// Creates a user; a taken username is a conflict.
     @discardableResult
     public func createUser(username: String, role: Role, passwordHash: String?) async throws -> UserRecord {
-        guard username.range(of: "^[A-Za-z0-9_.@-]{1,64}$", options: .regularExpression) != nil else {
+        guard InputRules.validUsername(username) else {
             throw StoreError(.invalid, "username must be 1–64 letters, digits or _.@-", field: "username")
         }
         do {
-            let rows = try await client.query(
-                "INSERT INTO users (username, role, password_hash) VALUES (\(username), \(role.rawValue), \(passwordHash)) RETURNING id", logger: logger)
+            let rows = try await self.query(
+                "INSERT INTO users (username, role, password_hash) VALUES (\(username), \(role.rawValue), \(passwordHash)) RETURNING id")
             for try await id in rows.decode(Int64.self) { return UserRecord(id: id, username: username, role: role, passwordHash: passwordHash) }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw StoreError(.conflict, "user '\(username)' already exists", field: "username")
@@ -43,17 +43,17 @@ extension Store {
 
     /// Sets a user's password hash (and role), creating the user when missing.
     public func upsertUser(username: String, role: Role, passwordHash: String?) async throws -> UserRecord {
-        let rows = try await client.query("""
+        let rows = try await self.query("""
             INSERT INTO users (username, role, password_hash) VALUES (\(username), \(role.rawValue), \(passwordHash))
             ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash RETURNING id
-            """, logger: logger)
+            """)
         for try await id in rows.decode(Int64.self) { return UserRecord(id: id, username: username, role: role, passwordHash: passwordHash) }
         throw StoreError(.invalid, "user not saved")
     }
 
     public func user(named username: String) async throws -> UserRecord? {
-        let rows = try await client.query(
-            "SELECT id, username, role, password_hash FROM users WHERE username = \(username) AND disabled_at IS NULL", logger: logger)
+        let rows = try await self.query(
+            "SELECT id, username, role, password_hash FROM users WHERE username = \(username) AND disabled_at IS NULL")
         for try await (id, name, role, hash) in rows.decode((Int64, String, String, String?).self) {
             return UserRecord(id: id, username: name, role: Role(rawValue: role) ?? .client, passwordHash: hash)
         }
@@ -64,17 +64,17 @@ extension Store {
     public func createSession(userID: Int64, lifetime: TimeInterval = 12 * 3600) async throws -> (token: String, csrf: String) {
         let token = randomToken(), csrf = randomToken()
         let expires = Date().addingTimeInterval(lifetime)
-        try await client.query("""
+        try await self.query("""
             INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES (\(secretHash(token)), \(userID), \(csrf), \(expires))
-            """, logger: logger)
+            """)
         return (token, csrf)
     }
 
     public func session(token: String) async throws -> SessionRecord? {
-        let rows = try await client.query("""
+        let rows = try await self.query("""
             SELECT u.id, u.username, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE s.token_hash = \(secretHash(token)) AND s.expires_at > now() AND u.disabled_at IS NULL
-            """, logger: logger)
+            """)
         for try await (id, name, role, csrf) in rows.decode((Int64, String, String, String).self) {
             return SessionRecord(user: UserRecord(id: id, username: name, role: Role(rawValue: role) ?? .client, passwordHash: nil), csrfToken: csrf)
         }
@@ -82,37 +82,72 @@ extension Store {
     }
 
     public func deleteSession(token: String) async throws {
-        try await client.query("DELETE FROM sessions WHERE token_hash = \(secretHash(token))", logger: logger)
+        try await self.query("DELETE FROM sessions WHERE token_hash = \(secretHash(token))")
     }
 
     /// Issues an API token for a user; returns it once (only its hash is stored).
     public func createAPIToken(userID: Int64, name: String) async throws -> String {
         let token = "il_" + randomToken()
-        try await client.query("INSERT INTO api_tokens (user_id, name, token_hash) VALUES (\(userID), \(name), \(secretHash(token)))", logger: logger)
+        try await self.query("INSERT INTO api_tokens (user_id, name, token_hash) VALUES (\(userID), \(name), \(secretHash(token)))")
         return token
     }
 
     /// Revokes a user's API tokens (those named `name`, or all); returns how many were revoked.
+    /// Running servers are told at once (NOTIFY).
     @discardableResult
     public func revokeAPITokens(userID: Int64, name: String?) async throws -> Int {
-        let rows = try await client.query("""
-            UPDATE api_tokens SET revoked_at = now()
-            WHERE user_id = \(userID) AND revoked_at IS NULL AND (\(name)::text IS NULL OR name = \(name))
-            RETURNING id
-            """, logger: logger)
-        var count = 0
-        for try await _ in rows { count += 1 }
-        return count
+        try await transaction { c in
+            let rows = try await c.query("""
+                UPDATE api_tokens SET revoked_at = now()
+                WHERE user_id = \(userID) AND revoked_at IS NULL AND (\(name)::text IS NULL OR name = \(name))
+                RETURNING id
+                """, logger: self.logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            if count > 0 { try await self.notifyAuthChange(on: c) }
+            return count
+        }
     }
 
     public func user(apiToken token: String) async throws -> UserRecord? {
-        let rows = try await client.query("""
+        let rows = try await self.query("""
             SELECT u.id, u.username, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
             WHERE t.token_hash = \(secretHash(token)) AND t.revoked_at IS NULL AND u.disabled_at IS NULL
-            """, logger: logger)
+            """)
         for try await (id, name, role) in rows.decode((Int64, String, String).self) {
             return UserRecord(id: id, username: name, role: Role(rawValue: role) ?? .client, passwordHash: nil)
         }
         return nil
+    }
+}
+
+/// The channel on which credential changes are announced (`NOTIFY intentloop_auth`): servers
+/// drop what they cached about tokens and users when they hear it.
+public let authChangesChannel = "intentloop_auth"
+
+extension Store {
+    /// Disables (or re-enables) a user: a disabled user's sessions are deleted and neither they nor
+    /// their tokens authenticate any more; running servers are told at once (NOTIFY). One
+    /// transaction with its audit row. Returns false when there is no such user or nothing changed.
+    @discardableResult
+    public func setUserDisabled(_ username: String, disabled: Bool, actor: Int64?) async throws -> Bool {
+        try await transaction { c in
+            let rows = try await c.query("""
+                UPDATE users SET disabled_at = CASE WHEN \(disabled) THEN now() ELSE NULL END
+                WHERE username = \(username) AND (disabled_at IS NULL) = \(disabled) RETURNING id
+                """, logger: self.logger)
+            var id: Int64?
+            for try await found in rows.decode(Int64.self) { id = found }
+            guard let id else { return false }
+            if disabled { _ = try await c.query("DELETE FROM sessions WHERE user_id = \(id)", logger: self.logger) }
+            try await self.audit(actor: actor, action: disabled ? "user.disable" : "user.enable", subject: username, on: c)
+            try await self.notifyAuthChange(on: c)
+            return true
+        }
+    }
+
+    /// Tells running servers that credentials changed (delivered when the transaction commits).
+    public func notifyAuthChange(on connection: PostgresConnection) async throws {
+        _ = try await connection.query("SELECT pg_notify(\(authChangesChannel), 'changed')", logger: logger)
     }
 }

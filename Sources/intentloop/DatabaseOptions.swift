@@ -18,6 +18,24 @@ struct DatabaseOptions: ParsableArguments {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/intentloop", isDirectory: true)
     }
 
+    /// The database to use: an embedded cluster started (or reused) in the data directory, or the
+    /// server at --database-url; its client settings and a description for the banner.
+    func server(logger: Logger) async throws -> (EmbeddedPostgres?, PostgresClient.Configuration, String) {
+        if let databaseURL {
+            do { return (nil, try DatabaseURL.configuration(databaseURL), "the database at --database-url") } catch {
+                throw CLIFailure(message: error.description)
+            }
+        }
+        let embedded: EmbeddedPostgres
+        do { embedded = try EmbeddedPostgres.start(dataDirectory: dataDirectory, logger: logger) } catch { throw CLIFailure(message: error.description) }
+        let configuration = embedded.configuration()
+        do { try await createDatabaseIfMissing(configuration, logger: logger) } catch {
+            embedded.stop()
+            throw error
+        }
+        return (embedded, configuration, "\(embedded.displayURL) (embedded, cluster \(embedded.clusterDirectory.path))")
+    }
+
     /// Runs `body` with a migrated store whose pool is running; an embedded cluster started here
     /// is stopped afterwards.
     func withStore<T: Sendable>(logger: Logger, _ body: @Sendable (Store, _ location: String) async throws -> T) async throws -> T {

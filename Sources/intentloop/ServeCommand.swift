@@ -5,6 +5,9 @@ import IntentKernels
 import IntentModel
 import IntentServer
 import IntentStore
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Import the demo dataset, create demo users and train the first adapter when missing.") var demo = false
     @Flag(help: "Train a first adapter from the imported examples when there is no production adapter.") var trainFirstAdapter = false
     @Flag(help: "Mark session cookies Secure (behind a TLS-terminating proxy).") var secureCookies = false
+    @Option(help: "Milliseconds a database query (waiting for a connection included) may take before the request is answered 503.")
+    var databaseTimeoutMs = 5000
     @Flag(help: "Log every request.") var verbose = false
 
     func validate() throws {
@@ -31,7 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxBatch >= 1 && maxBatch <= 256 else { throw ValidationError("--max-batch must be 1–256") }
         guard maxWaitMs >= 0 && maxWaitMs <= 1000 else { throw ValidationError("--max-wait-ms must be 0–1000") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1–256") }
+        guard (100...600_000).contains(databaseTimeoutMs) else { throw ValidationError("--database-timeout-ms must be 100–600000") }
     }
 
     func run() async throws {
@@ -49,7 +55,18 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfig.secureCookies = secureCookies
         if let workers { serverConfig.workers = workers }
         let dataDirectory = database.dataDirectory, demo = demo, trainFirst = trainFirstAdapter || demo, config = serverConfig
-        try await database.withStore(logger: logger) { store, location in
+        let (embedded, postgresConfiguration, location) = try await database.server(logger: logger)
+        let client = PostgresClient(configuration: postgresConfiguration, backgroundLogger: logger)
+        let metrics = ServerMetrics()
+        var monitorSettings = DatabaseMonitor.Settings()
+        monitorSettings.queryTimeout = .milliseconds(databaseTimeoutMs)
+        let monitor = DatabaseMonitor(client: client, settings: monitorSettings, logger: logger, onChange: { metrics.setDatabaseUp($0) })
+        let store = Store(client: client, logger: logger, monitor: monitor)
+        // Start-up as one ServiceGroup, in order: the embedded PostgreSQL (supervised), the pool,
+        // then the server — migrations, demo data and the model first, then HTTP. SIGTERM/SIGINT
+        // stop them in reverse: HTTP drains, the predictor finishes, the pool closes, PostgreSQL stops.
+        let server = StartupService {
+            do { try await store.migrate() } catch let error as StoreError { throw CLIFailure(message: error.description, code: 1) }
             var credentials: DemoCredentials?
             if demo {
                 guard let demoDirectory = ResourceDirectory.demo else { throw CLIFailure(message: "the demo dataset (ops/demo) was not found") }
@@ -60,7 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
                 model = try await Bootstrap.servingModel(store: store, base: base, dataDirectory: dataDirectory, trainIfMissing: trainFirst, logger: logger)
             } catch let error as StoreError { throw CLIFailure(message: error.description) }
             setBLASThreads(1)  // the predictor's workers run single-threaded BLAS, one per core
-            let app = try await buildApplication(configuration: config, store: store, model: model, logger: logger)
+            let app = try await buildApplication(configuration: config, store: store, model: model, metrics: metrics, logger: logger)
             var banner = "IntentLoop is serving \(model.version) at http://\(config.host):\(config.port)/\n  database: \(location)"
             if let c = credentials {
                 banner += """
@@ -75,7 +92,23 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // Unbuffered: scripts wait for this banner on a pipe.
             FileHandle.standardOutput.write(Data((banner + "\n").utf8))
-            try await app.runService()
+            try await app.run()
+        }
+        var services: [any Service] = []
+        if let embedded { services.append(EmbeddedPostgresService(postgres: embedded, logger: logger)) }
+        services += [client, server]
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        do { try await group.run() } catch let error as ServiceGroupError {
+            logger.error("server stopped", metadata: ["error": "\(error)"])
+            throw CLIFailure(message: "the server stopped: \(error)", code: 1)
         }
     }
+}
+
+/// A service made of one async function (the server's start-up and run).
+struct StartupService: Service {
+    let body: @Sendable () async throws -> Void
+    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
+    func run() async throws { try await body() }
 }

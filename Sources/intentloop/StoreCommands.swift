@@ -39,7 +39,7 @@ struct ImportCommand: AsyncParsableCommand {
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Manage users and API tokens.", subcommands: [Add.self, Token.self, Revoke.self])
+        commandName: "users", abstract: "Manage users and API tokens.", subcommands: [Add.self, Token.self, Revoke.self, Disable.self, Enable.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -101,6 +101,34 @@ struct UsersCommand: AsyncParsableCommand {
                 try await store.audit(actor: nil, action: "token.revoke", subject: user, details: ["name": tokenName ?? "*", "count": "\(count)"])
                 print("revoked \(count) token\(count == 1 ? "" : "s") of \(user)")
             }
+        }
+    }
+}
+
+extension UsersCommand {
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a user: their sessions end and their tokens stop working at once on every running server.")
+        @Argument var username: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws { try await UsersCommand.setDisabled(username, true, database) }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user again (their tokens work again unless revoked).")
+        @Argument var username: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws { try await UsersCommand.setDisabled(username, false, database) }
+    }
+
+    static func setDisabled(_ user: String, _ disabled: Bool, _ database: DatabaseOptions) async throws {
+        try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
+            guard try await store.setUserDisabled(user, disabled: disabled, actor: nil) else {
+                throw CLIFailure(message: "no user '\(user)' that is \(disabled ? "enabled" : "disabled")")
+            }
+            print("\(disabled ? "disabled" : "enabled") \(user)")
         }
     }
 }

@@ -37,7 +37,8 @@ enum Fixture {
 
     /// A fresh database with the fixture's examples, a client, an agent (with a password) and an
     /// admin, and the application over it in HummingbirdTesting's router mode.
-    static func withApp(_ test: @escaping @Sendable (any TestClientProtocol, Store, Credentials) async throws -> Void) async throws {
+    static func withApp(configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in },
+                        _ test: @escaping @Sendable (any TestClientProtocol, Store, Credentials) async throws -> Void) async throws {
         let model = try model.get()
         try await TestDatabase.withStore { store in
             _ = try await store.importExamples(examples, kind: .training, actor: nil)
@@ -50,6 +51,7 @@ enum Fixture {
             var config = ServerConfiguration()
             config.port = 0
             config.maxWait = .milliseconds(1)
+            configure(&config)
             var logger = Logger(label: "test")
             logger.logLevel = .warning
             let app = try await buildApplication(configuration: config, store: store, model: model, logger: logger)

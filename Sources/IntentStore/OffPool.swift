@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs CPU-heavy work (training, model loading) on a thread of its own, never on the
 /// cooperative pool, and awaits its result.
-func onDedicatedThread<T: Sendable>(name: String, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+public func onDedicatedThread<T: Sendable>(name: String, _ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread {
             do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }

@@ -25,20 +25,26 @@ public struct SessionRecord: Sendable {
 func secretHash(_ secret: String) -> Data { Data(SHA256.hash(data: Data(secret.utf8))) }
 
 extension Store {
-    /// Creates a user; a taken username is a conflict.
+    /// Creates a user, with its audit row in the same transaction; a taken username is a conflict.
     @discardableResult
-    public func createUser(username: String, role: Role, passwordHash: String?) async throws -> UserRecord {
+    public func createUser(username: String, role: Role, passwordHash: String?, actor: Int64? = nil) async throws -> UserRecord {
         guard InputRules.validUsername(username) else {
             throw StoreError(.invalid, "username must be 1–64 letters, digits or _.@-", field: "username")
         }
         do {
-            let rows = try await self.query(
-                "INSERT INTO users (username, role, password_hash) VALUES (\(username), \(role.rawValue), \(passwordHash)) RETURNING id")
-            for try await id in rows.decode(Int64.self) { return UserRecord(id: id, username: username, role: role, passwordHash: passwordHash) }
+            return try await transaction { c in
+                let rows = try await c.query(
+                    "INSERT INTO users (username, role, password_hash) VALUES (\(username), \(role.rawValue), \(passwordHash)) RETURNING id",
+                    logger: self.logger)
+                for try await id in rows.decode(Int64.self) {
+                    try await self.audit(actor: actor, action: "user.create", subject: username, details: ["role": role.rawValue], on: c)
+                    return UserRecord(id: id, username: username, role: role, passwordHash: passwordHash)
+                }
+                throw StoreError(.invalid, "user not created")
+            }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw StoreError(.conflict, "user '\(username)' already exists", field: "username")
         }
-        throw StoreError(.invalid, "user not created")
     }
 
     /// Sets a user's password hash (and role), creating the user when missing.
@@ -85,17 +91,23 @@ extension Store {
         try await self.query("DELETE FROM sessions WHERE token_hash = \(secretHash(token))")
     }
 
-    /// Issues an API token for a user; returns it once (only its hash is stored).
-    public func createAPIToken(userID: Int64, name: String) async throws -> String {
+    /// Issues an API token for a user; returns it once (only its hash is stored). Audited in the
+    /// same transaction (`token.create`, subject `subject` when given).
+    public func createAPIToken(userID: Int64, name: String, subject: String? = nil, actor: Int64? = nil) async throws -> String {
+        if let problem = InputRules.textProblem(name, maxScalars: 100) { throw StoreError(.invalid, "token name \(problem)", field: "name") }
         let token = "il_" + randomToken()
-        try await self.query("INSERT INTO api_tokens (user_id, name, token_hash) VALUES (\(userID), \(name), \(secretHash(token)))")
+        try await transaction { c in
+            _ = try await c.query("INSERT INTO api_tokens (user_id, name, token_hash) VALUES (\(userID), \(name), \(secretHash(token)))",
+                                  logger: self.logger)
+            try await self.audit(actor: actor, action: "token.create", subject: subject ?? "user \(userID)", details: ["name": name], on: c)
+        }
         return token
     }
 
     /// Revokes a user's API tokens (those named `name`, or all); returns how many were revoked.
-    /// Running servers are told at once (NOTIFY).
+    /// Running servers are told at once (NOTIFY); audited in the same transaction.
     @discardableResult
-    public func revokeAPITokens(userID: Int64, name: String?) async throws -> Int {
+    public func revokeAPITokens(userID: Int64, name: String?, subject: String? = nil, actor: Int64? = nil) async throws -> Int {
         try await transaction { c in
             let rows = try await c.query("""
                 UPDATE api_tokens SET revoked_at = now()
@@ -105,6 +117,8 @@ extension Store {
             var count = 0
             for try await _ in rows { count += 1 }
             if count > 0 { try await self.notifyAuthChange(on: c) }
+            try await self.audit(actor: actor, action: "token.revoke", subject: subject ?? "user \(userID)",
+                                 details: ["name": name ?? "*", "count": "\(count)"], on: c)
             return count
         }
     }

@@ -62,7 +62,6 @@ struct UsersCommand: AsyncParsableCommand {
             try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
                 do {
                     let user = try await store.createUser(username: name, role: role, passwordHash: passwordHash)
-                    try await store.audit(actor: nil, action: "user.create", subject: name, details: ["role": role.rawValue])
                     print("created \(role.rawValue) \(user.username)")
                 } catch let error as StoreError { throw CLIFailure(message: error.description) }
             }
@@ -79,8 +78,10 @@ struct UsersCommand: AsyncParsableCommand {
             let user = username, tokenName = name
             try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
                 let record = try await store.existingUser(named: user)
-                let token = try await store.createAPIToken(userID: record.id, name: tokenName)
-                try await store.audit(actor: nil, action: "token.create", subject: user, details: ["name": tokenName])
+                let token: String
+                do { token = try await store.createAPIToken(userID: record.id, name: tokenName, subject: user) } catch let error as StoreError {
+                    throw CLIFailure(message: error.description)
+                }
                 print(token)
             }
         }
@@ -97,8 +98,7 @@ struct UsersCommand: AsyncParsableCommand {
             let user = username, tokenName = name
             try await database.withStore(logger: commandLogger("intentloop.users")) { store, _ in
                 let record = try await store.existingUser(named: user)
-                let count = try await store.revokeAPITokens(userID: record.id, name: tokenName)
-                try await store.audit(actor: nil, action: "token.revoke", subject: user, details: ["name": tokenName ?? "*", "count": "\(count)"])
+                let count = try await store.revokeAPITokens(userID: record.id, name: tokenName, subject: user)
                 print("revoked \(count) token\(count == 1 ? "" : "s") of \(user)")
             }
         }

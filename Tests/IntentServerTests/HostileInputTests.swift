@@ -250,6 +250,29 @@ import Testing
     }
 }
 
+extension HostileInputTests {
+    @Test func passwordChecksAreBoundedNotQueued() async throws {
+        try await Fixture.withApp(configure: { $0.maxConcurrentLogins = 1 }) { client, _, creds in
+            let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                for i in 0..<6 {
+                    group.addTask {
+                        var browser = Browser()
+                        let r = try await browser.logIn(client, username: "user\(i)", password: "wrong-password")
+                        return (r.status, r.headers[.retryAfter])
+                    }
+                }
+                var out: [(HTTPResponse.Status, String?)] = []
+                for try await s in group { out.append(s) }
+                return out
+            }
+            #expect(statuses.allSatisfy { $0.0 == .unauthorized || ($0.0 == .serviceUnavailable && $0.1 == "1") })
+            #expect(statuses.contains { $0.0 == .serviceUnavailable }, "six bcrypt checks at once with one slot: some are refused")
+            #expect(statuses.contains { $0.0 == .unauthorized })
+            _ = creds
+        }
+    }
+}
+
 extension Store {
     /// One integer from SQL (tests only).
     func scalar(_ sql: String) async throws -> Int {

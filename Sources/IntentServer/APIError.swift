@@ -83,6 +83,9 @@ struct ErrorMappingMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.badRequest, code: "invalid", "the database refused this input", field: "body")
         } catch is DeadlineExceeded {
             throw APIError.unavailable()
+        } catch where String(reflecting: type(of: error)).hasSuffix("HTTPParserError") {
+            // A malformed body (bad chunk size, …) found while the handler read it: the client's fault.
+            throw APIError(.badRequest, code: "invalid", "the request body is not valid HTTP: \(error)", field: "body")
         } catch let error as DecodingError {
             throw APIError.invalid(error.fieldName, "the body is not valid: \(error.summary)")
         } catch {

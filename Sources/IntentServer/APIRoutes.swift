@@ -62,7 +62,13 @@ struct APIRoutes {
         default:
             throw APIError.invalid("text", "send either \"text\" (one utterance) or \"texts\" (a batch)")
         }
-        var response = single ? try json(PredictionJSON(outcome.predictions[0])) : try json(BatchJSON(predictions: outcome.predictions.map(PredictionJSON.init)))
+        var response: Response
+        if single {
+            guard let first = outcome.predictions.first else { throw APIError.unavailable("the stored answer for this Idempotency-Key is incomplete") }
+            response = try json(PredictionJSON(first))
+        } else {
+            response = try json(BatchJSON(predictions: outcome.predictions.map(PredictionJSON.init)))
+        }
         if outcome.replayed { response.headers[.idempotentReplayed] = "true" }
         return response
     }

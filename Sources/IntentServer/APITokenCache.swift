@@ -17,7 +17,13 @@ public final class APITokenCache: Sendable {
         let expires: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[SHA256Digest: Entry]>([:])
+    private struct State {
+        var entries: [SHA256Digest: Entry] = [:]
+        /// Bumped by `invalidateAll`: a lookup that started before it must not cache what it read.
+        var generation = 0
+    }
+
+    private let state = Mutex(State())
     let ttl: Duration
 
     init(ttl: Duration = .seconds(defaultTTLSeconds)) {
@@ -26,22 +32,28 @@ public final class APITokenCache: Sendable {
 
     /// Forgets every token (credentials changed somewhere: `AuthChangesListener`).
     public func invalidateAll() {
-        entries.withLock { $0.removeAll() }
+        state.withLock {
+            $0.generation += 1
+            $0.entries.removeAll()
+        }
     }
 
     /// The token's user: from the cache while fresh, else from `lookup` (then cached when found).
     func user(token: String, lookup: (String) async throws -> UserRecord?) async rethrows -> UserRecord? {
         let key = SHA256.hash(data: Data(token.utf8))
         let now = ContinuousClock.now
-        if let cached = entries.withLock({ $0[key] }), cached.expires > now { return cached.user }
+        let (cached, started) = state.withLock { ($0.entries[key], $0.generation) }
+        if let cached, cached.expires > now { return cached.user }
         guard let user = try await lookup(token) else {
-            entries.withLock { _ = $0.removeValue(forKey: key) }
+            state.withLock { _ = $0.entries.removeValue(forKey: key) }
             return nil
         }
         let entry = Entry(user: user, expires: now + ttl)
-        entries.withLock { cache in
-            if cache.count >= Self.capacity { cache.removeAll(keepingCapacity: true) }
-            cache[key] = entry
+        state.withLock { s in
+            // Credentials changed while we looked: what we read may be from before the change.
+            guard s.generation == started else { return }
+            if s.entries.count >= Self.capacity { s.entries.removeAll(keepingCapacity: true) }
+            s.entries[key] = entry
         }
         return user
     }

@@ -56,7 +56,7 @@ public func buildApplication(
     OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
     WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy(),
               logins: LoginGuard(throttle: configuration.loginThrottle, maxConcurrentChecks: configuration.maxConcurrentLogins)).add(to: router)
-    let own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(client: store.client, cache: tokens, logger: logger)]
+    let own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(store: store, cache: tokens, logger: logger)]
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "IntentLoop"),

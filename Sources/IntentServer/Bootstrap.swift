@@ -25,14 +25,15 @@ public enum Bootstrap {
         let version = "v1-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let directory = dataDirectory.appendingPathComponent("adapters/\(version)", isDirectory: true)
         logger.info("training the first adapter", metadata: ["train.examples": "\(examples.count)", "train.intents": "\(labels.count)"])
-        let report = try await onDedicatedThread(name: "intentloop.train") { () throws -> TrainingReport in
+        // In a race so that a shutdown during training is not held up by the (uninterruptible) thread.
+        let report = try await race(limit: nil) { try await onDedicatedThread(name: "intentloop.train") { () throws -> TrainingReport in
             var options = TrainingOptions()
             options.epochs = 5
             options.threads = ProcessInfo.processInfo.activeProcessorCount
             let report = try Trainer(base: base, options: options).train(labels: labels, examples: examples)
             try report.adapter.save(to: directory)
             return report
-        }
+        } }
         try await store.promoteNewAdapter(version: version, path: directory.path, labels: labels, metrics: [
             "training_examples": "\(examples.count)", "examples_per_s": String(format: "%.1f", report.examplesPerSecond),
             "trained_by": "first start",

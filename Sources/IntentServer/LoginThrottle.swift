@@ -1,65 +1,106 @@
 import Synchronization
 
-/// Login throttling as a pure value (table-tested): failed logins are counted per key — the
-/// username and the client's address, each a key of its own — and after `freeFailures` failures
-/// a key is blocked for `base`·2^(n − freeFailures − 1) (capped at `maxDelay`) after each
-/// further failure. A blocked key is refused before any password is checked, so a flood costs
-/// no bcrypt work. A success clears the username's count (not the address's: one right
-/// password must not reopen a guessing run from that address). Memory is bounded: past
-/// `capacity` keys the ones whose block ended longest ago are forgotten first.
+/// Login throttling as a pure value (table-tested). Every attempt is counted per key — the
+/// username, and the client's address — when it is admitted, before any password is checked
+/// (so a burst of parallel guesses cannot all slip in before the first is recorded); a success
+/// refunds it. After a key's free attempts (5 per username, 50 per address: many people may
+/// share one address behind a proxy or NAT), each further attempt blocks the key for
+/// `base`·2^(n − free − 1), capped at `maxDelay`. A blocked key is refused before any bcrypt
+/// work. Counts are forgotten `window` after a key's last attempt, and memory is bounded: past
+/// `capacity` keys the ones whose block ended longest ago go first.
 public struct LoginThrottle: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var failures: Int
-        /// Seconds (on the caller's clock) until which the key is refused.
-        public var blockedUntil: Double
+    public enum Key: Hashable, Sendable {
+        case user(String)
+        case address(String)
+
+        /// A username, compared case-insensitively.
+        public static func username(_ name: String) -> Key { .user(String(name.lowercased().prefix(64))) }
+
+        /// A client address; IPv6 addresses are grouped by their /64 (one host usually holds a whole /64).
+        public static func client(_ address: String) -> Key {
+            guard address.contains(":") else { return .address(address) }
+            let groups = address.split(separator: ":", omittingEmptySubsequences: false)
+            guard !address.contains("::") || groups.count >= 4 else { return .address(address) }
+            return .address(groups.prefix(4).joined(separator: ":") + "::/64")
+        }
     }
 
-    public let freeFailures: Int
+    public struct Entry: Sendable, Equatable {
+        public var attempts: Int
+        /// Seconds (on the caller's clock) until which the key is refused.
+        public var blockedUntil: Double
+        public var lastAttempt: Double
+    }
+
+    public let freePerUser: Int
+    public let freePerAddress: Int
     public let baseDelay: Double
     public let maxDelay: Double
+    public let window: Double
     public let capacity: Int
-    public private(set) var entries: [String: Entry] = [:]
+    public private(set) var entries: [Key: Entry] = [:]
 
-    public init(freeFailures: Int = 5, baseDelay: Double = 1, maxDelay: Double = 900, capacity: Int = 10_000) {
-        self.freeFailures = freeFailures
+    public init(freePerUser: Int = 5, freePerAddress: Int = 50, baseDelay: Double = 1, maxDelay: Double = 900, window: Double = 900,
+                capacity: Int = 10_000) {
+        self.freePerUser = freePerUser
+        self.freePerAddress = freePerAddress
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        self.window = window
         self.capacity = capacity
     }
 
+    func free(_ key: Key) -> Int {
+        if case .user = key { return freePerUser }
+        return freePerAddress
+    }
+
     /// Seconds to wait before `keys` may try again (the longest of them), or nil when allowed.
-    public func retryAfter(_ keys: [String], now: Double) -> Double? {
-        let wait = keys.compactMap { entries[$0] }.map { $0.blockedUntil - now }.max() ?? 0
+    public func retryAfter(_ keys: [Key], now: Double) -> Double? {
+        let wait = keys.compactMap { current($0, now: now) }.map { $0.blockedUntil - now }.max() ?? 0
         return wait > 0 ? wait : nil
     }
 
-    /// Records a failed attempt for each key.
-    public mutating func failed(_ keys: [String], now: Double) {
+    /// Admits an attempt for `keys` — counting it for each — or, when one of them is blocked,
+    /// returns how many seconds to wait (and counts nothing).
+    public mutating func admit(_ keys: [Key], now: Double) -> Double? {
+        if let wait = retryAfter(keys, now: now) { return wait }
         for key in keys {
-            var entry = entries[key] ?? Entry(failures: 0, blockedUntil: 0)
-            entry.failures += 1
-            let over = entry.failures - freeFailures
-            if over > 0 {
-                let delay = min(maxDelay, baseDelay * Double(1 << min(over - 1, 30)))
-                entry.blockedUntil = now + delay
-            }
+            var entry = current(key, now: now) ?? Entry(attempts: 0, blockedUntil: 0, lastAttempt: now)
+            entry.attempts += 1
+            entry.lastAttempt = now
+            let over = entry.attempts - free(key)
+            if over > 0 { entry.blockedUntil = now + min(maxDelay, baseDelay * Double(1 << min(over - 1, 30))) }
             entries[key] = entry
         }
-        if entries.count > capacity { evict(now: now) }
+        if entries.count > capacity { evict() }
+        return nil
     }
 
-    /// A successful login clears `key`'s count.
-    public mutating func succeeded(_ key: String) {
-        entries.removeValue(forKey: key)
+    /// The admitted attempt succeeded: the username starts afresh, the address gets its attempt back.
+    public mutating func succeeded(_ keys: [Key]) {
+        for key in keys {
+            switch key {
+            case .user: entries.removeValue(forKey: key)
+            case .address:
+                guard var entry = entries[key] else { continue }
+                entry.attempts = max(0, entry.attempts - 1)
+                if entry.attempts <= free(key) { entry.blockedUntil = 0 }
+                entries[key] = entry
+            }
+        }
     }
 
-    mutating func evict(now: Double) {
-        let ordered = entries.sorted { $0.value.blockedUntil < $1.value.blockedUntil }
+    /// The key's entry, unless it was forgotten (no attempt for `window` and no block running).
+    func current(_ key: Key, now: Double) -> Entry? {
+        guard let entry = entries[key], now - entry.lastAttempt <= window || entry.blockedUntil > now else { return nil }
+        return entry
+    }
+
+    mutating func evict() {
+        let ordered = entries.sorted { $0.value.blockedUntil < $1.value.blockedUntil || ($0.value.blockedUntil == $1.value.blockedUntil && $0.value.lastAttempt < $1.value.lastAttempt) }
         for (key, _) in ordered.prefix(entries.count - capacity * 9 / 10) { entries.removeValue(forKey: key) }
     }
-
-    public static func userKey(_ username: String) -> String { "user:" + username.lowercased().prefix(64) }
-    public static func addressKey(_ address: String) -> String { "addr:" + address }
 }
 
 /// The process's login throttle and the bound on concurrent password checks.
@@ -83,9 +124,8 @@ final class LoginGuard: Sendable {
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    func retryAfter(_ keys: [String]) -> Double? { throttle.withLock { $0.retryAfter(keys, now: now) } }
-    func failed(_ keys: [String]) { throttle.withLock { $0.failed(keys, now: now) } }
-    func succeeded(_ key: String) { throttle.withLock { $0.succeeded(key) } }
+    func admit(_ keys: [LoginThrottle.Key]) -> Double? { throttle.withLock { $0.admit(keys, now: now) } }
+    func succeeded(_ keys: [LoginThrottle.Key]) { throttle.withLock { $0.succeeded(keys) } }
 
     /// Runs `check` when a slot is free; nil when all `maxConcurrentChecks` are taken.
     func withCheckSlot<T>(_ check: () async throws -> T) async rethrows -> T? {

@@ -58,8 +58,8 @@ struct WebRoutes {
         guard let expected = request.cookies[Self.loginCSRFCookie]?.value, constantTimeEqual(expected, form.csrf) else {
             return try loginForm(context: context, error: "The form expired; please try again.", status: .forbidden)
         }
-        let keys = [LoginThrottle.userKey(form.username)] + (context.remoteAddress.map { [LoginThrottle.addressKey($0)] } ?? [])
-        if let wait = logins.retryAfter(keys) {
+        let keys = [LoginThrottle.Key.username(form.username)] + (context.remoteAddress.map { [LoginThrottle.Key.client($0)] } ?? [])
+        if let wait = logins.admit(keys) {
             context.logger.notice("login throttled", metadata: ["auth.username": "\(form.username.prefix(64))"])
             return try throttled(context: context, seconds: wait)
         }
@@ -71,11 +71,10 @@ struct WebRoutes {
             return response
         }
         guard let user, valid, user.passwordHash != nil, user.role >= .agent else {
-            logins.failed(keys)
             context.logger.info("login refused", metadata: ["auth.username": "\(form.username.prefix(64))"])
             return try loginForm(context: context, error: "Unknown username or wrong password.", status: .unauthorized)
         }
-        logins.succeeded(keys[0])
+        logins.succeeded(keys)
         let session = try await store.createSession(userID: user.id)
         let cookie = Cookie(name: AuthMiddleware.sessionCookie, value: session.token, maxAge: 12 * 3600, path: "/", secure: secureCookies,
                             httpOnly: true, sameSite: .strict)

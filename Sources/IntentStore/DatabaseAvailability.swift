@@ -1,5 +1,5 @@
-/// Whether the database is usable, as a pure value: fed probe results and request failures,
-/// it answers whether requests should be refused at once (503) and when a change is news.
+/// Whether the database is usable, as a pure value: fed probe results, it answers whether
+/// requests should be refused at once (503) and when a change is news.
 /// `DatabaseMonitor` drives it; tests drive it as a table (like PostgresNIO's state machines).
 public struct DatabaseAvailability: Sendable, Equatable {
     public enum State: Sendable, Equatable {
@@ -41,13 +41,5 @@ public struct DatabaseAvailability: Sendable, Equatable {
             state = .up(failures: failures + 1)
             return .none
         }
-    }
-
-    /// A request found the connection refused or closed by the server: that is an outage now,
-    /// not after the next probes (a probe's success brings the state back).
-    public mutating func connectionLost() -> Change {
-        guard isUp else { return .none }
-        state = .down
-        return .wentDown
     }
 }

@@ -8,6 +8,12 @@ import Synchronization
 /// the pool gives up), abandons the ones in flight, and readiness reports it. A service: `run()`
 /// probes every `interval` until shutdown. PostgresNIO's pool has no acquire timeout of its
 /// own (a lease request waits while it retries connecting), which is why this exists.
+///
+/// The probe runs on a connection of its own (`probeEndpoint`), not through the pool: a pool
+/// busy with slow queries must not look like an outage, and the probe must see the database
+/// come back while the pool is still backing off (the pool is then replaced: `onChange`). A
+/// request that sees a connection drop only asks for a probe now (`checkNow`): one terminated
+/// backend is not an outage.
 public final class DatabaseMonitor: Service, Sendable {
     public struct Settings: Sendable {
         /// Time between probes.
@@ -28,18 +34,30 @@ public final class DatabaseMonitor: Service, Sendable {
         var nextObserver = 0
     }
 
-    let client: PostgresClient
+    let pool: DatabasePool
+    let probeEndpoint: PostgresConnection.Configuration?
     let logger: Logger
     public let settings: Settings
     private let shared: Mutex<Shared>
+    private let probeConnection = Mutex<PostgresConnection?>(nil)
+    /// Whether a probe is running, and what the last one found.
+    private let probing = Mutex((busy: false, lastOK: true))
     private let onChange: @Sendable (_ up: Bool) -> Void
 
-    public init(client: PostgresClient, settings: Settings = Settings(), logger: Logger, onChange: @escaping @Sendable (Bool) -> Void = { _ in }) {
-        self.client = client
+    /// Probes `probeEndpoint` on a connection of its own, or through `pool` when it is nil.
+    public init(pool: DatabasePool, probeEndpoint: PostgresConnection.Configuration? = nil, settings: Settings = Settings(), logger: Logger,
+                onChange: @escaping @Sendable (Bool) -> Void = { _ in }) {
+        self.pool = pool
+        self.probeEndpoint = probeEndpoint
         self.settings = settings
         self.logger = logger
         self.onChange = onChange
         shared = Mutex(Shared(availability: DatabaseAvailability(failuresToDown: settings.failuresToDown)))
+    }
+
+    public convenience init(client: PostgresClient, probeEndpoint: PostgresConnection.Configuration? = nil, settings: Settings = Settings(),
+                            logger: Logger, onChange: @escaping @Sendable (Bool) -> Void = { _ in }) {
+        self.init(pool: DatabasePool(fixed: client), probeEndpoint: probeEndpoint, settings: settings, logger: logger, onChange: onChange)
     }
 
     public var isUp: Bool { shared.withLock { $0.availability.isUp } }
@@ -60,24 +78,54 @@ public final class DatabaseMonitor: Service, Sendable {
         return { [self] in _ = self.shared.withLock { $0.observers.removeValue(forKey: id) } }
     }
 
-    /// A request saw the connection refused or dropped.
-    public func connectionLost() {
-        apply { $0.connectionLost() }
+    /// A request saw a connection refused or dropped: probe now rather than at the next tick.
+    public func checkNow() {
+        Task { await self.probe() }
     }
 
-    /// One probe: `SELECT 1` within `probeTimeout`. Returns whether it answered.
+    /// One probe: `SELECT 1` within `probeTimeout`. Returns whether it answered. Probes do not
+    /// overlap: one asked for while another runs waits for that one and returns its verdict.
     @discardableResult
     public func probe() async -> Bool {
+        guard probing.withLock({ p in defer { p.busy = true }; return !p.busy }) else {
+            let clock = ContinuousClock()
+            let deadline = clock.now + settings.probeTimeout + .milliseconds(200)
+            while probing.withLock({ $0.busy }) && clock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+            return probing.withLock { $0.lastOK }
+        }
         let ok: Bool
         do {
-            _ = try await race(limit: settings.probeTimeout) { [client, logger] in try await client.query("SELECT 1", logger: logger) }
+            try await race(limit: settings.probeTimeout) { try await self.selectOne() }
             ok = true
         } catch {
             ok = false
+            let stale = probeConnection.withLock { c -> PostgresConnection? in defer { c = nil }; return c }
+            try? await stale?.close()
         }
         apply { ok ? $0.probeSucceeded() : $0.probeFailed() }
+        probing.withLock { $0 = (busy: false, lastOK: ok) }
         return ok
     }
+
+    private func selectOne() async throws {
+        guard let probeEndpoint else {
+            _ = try await pool.client.query("SELECT 1", logger: logger)
+            return
+        }
+        let connection: PostgresConnection
+        if let open = probeConnection.withLock({ $0 }), !open.isClosed {
+            connection = open
+        } else {
+            connection = try await PostgresConnection.connect(configuration: probeEndpoint, id: 0, logger: Self.quiet)
+            let replaced = probeConnection.withLock { c -> PostgresConnection? in defer { c = connection }; return c }
+            try? await replaced?.close()
+        }
+        _ = try await connection.query("SELECT 1", logger: Self.quiet).collect()
+    }
+
+    /// The probe's own connection logs nothing: a refused connection every 250 ms during an
+    /// outage is the monitor's news to tell, once.
+    static let quiet = Logger(label: "intentloop.probe", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -86,6 +134,7 @@ public final class DatabaseMonitor: Service, Sendable {
                 try? await Task.sleep(for: self.settings.interval)
             }
         }
+        try? await probeConnection.withLock({ $0 })?.close()
     }
 
     private func apply(_ event: (inout DatabaseAvailability) -> DatabaseAvailability.Change) {
@@ -115,9 +164,10 @@ extension PSQLError {
         switch code {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed: return true
         case .server:
-            // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections, 08xxx connection exceptions
+            // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections, 08xxx
+            // connection exceptions, 57014 query_canceled (the statement timeout: the database did not answer in time)
             let state = serverInfo?[.sqlState] ?? ""
-            return ["57P01", "57P02", "57P03", "53300"].contains(state) || state.hasPrefix("08")
+            return ["57P01", "57P02", "57P03", "53300", "57014"].contains(state) || state.hasPrefix("08")
         default: return false
         }
     }

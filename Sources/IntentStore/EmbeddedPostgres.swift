@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Synchronization
 
 /// A private PostgreSQL cluster run from the system's binaries: `initdb` into the data directory
 /// on first start, then `pg_ctl start` on 127.0.0.1 only (no Unix socket) at a free port, with a
@@ -18,17 +19,43 @@ public final class EmbeddedPostgres: Sendable {
     let binDirectory: URL
     let runAs: String?
     let logger: Logger
-    /// False when the cluster was already running (another process owns it): `stop()` leaves it.
-    public let startedHere: Bool
+    /// The file in the data directory naming the process that owns (started, and will stop) the cluster.
+    let ownerFile: URL?
+    private let owned: Mutex<Bool>
 
-    private init(clusterDirectory: URL, port: Int, password: String, binDirectory: URL, runAs: String?, logger: Logger, startedHere: Bool = false) {
+    /// False when the cluster was already running and its owner is alive: `stop()` leaves it.
+    public var startedHere: Bool { owned.withLock { $0 } }
+
+    private init(clusterDirectory: URL, port: Int, password: String, binDirectory: URL, runAs: String?, logger: Logger, startedHere: Bool = false,
+                 ownerFile: URL? = nil) {
         self.clusterDirectory = clusterDirectory
         self.port = port
         self.password = password
         self.binDirectory = binDirectory
         self.runAs = runAs
         self.logger = logger
-        self.startedHere = startedHere
+        self.ownerFile = ownerFile
+        owned = Mutex(startedHere)
+        if startedHere { recordOwnership() }
+    }
+
+    /// Takes the cluster over when the process that started it is gone (crashed, killed): then
+    /// nobody else will stop or restart it. Returns whether this process owns it now.
+    @discardableResult
+    public func adoptIfOrphaned() -> Bool {
+        if startedHere { return true }
+        guard let ownerFile else { return false }
+        let text = (try? String(contentsOf: ownerFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if let pid = Int32(text), pid > 0, kill(pid, 0) == 0 || errno == EPERM { return false }
+        owned.withLock { $0 = true }
+        recordOwnership()
+        logger.notice("adopted the embedded PostgreSQL left behind by a process that is gone")
+        return true
+    }
+
+    private func recordOwnership() {
+        guard let ownerFile else { return }
+        _ = FileManager.default.createFile(atPath: ownerFile.path, contents: Data("\(getpid())\n".utf8))
     }
 
     /// The file in the data directory that names the cluster's folder (which is elsewhere when
@@ -68,14 +95,18 @@ public final class EmbeddedPostgres: Sendable {
         }
         // Say where the cluster is, so that tools (ops/test) act on exactly this one.
         _ = fm.createFile(atPath: dataDirectory.appendingPathComponent(clusterMarkerFile).path, contents: Data((cluster.path + "\n").utf8))
+        let ownerFile = dataDirectory.appendingPathComponent("postgres.owner")
         let pg = EmbeddedPostgres(clusterDirectory: cluster, port: 0, password: password, binDirectory: bin, runAs: runAs, logger: logger)
         if let running = pg.runningPort() {
             logger.info("reusing the embedded PostgreSQL that is already running", metadata: ["store.port": "\(running)"])
-            return EmbeddedPostgres(clusterDirectory: cluster, port: running, password: password, binDirectory: bin, runAs: runAs, logger: logger)
+            let reused = EmbeddedPostgres(clusterDirectory: cluster, port: running, password: password, binDirectory: bin, runAs: runAs, logger: logger,
+                                          ownerFile: ownerFile)
+            reused.adoptIfOrphaned()
+            return reused
         }
         let port = try freePort()
         let started = EmbeddedPostgres(clusterDirectory: cluster, port: port, password: password, binDirectory: bin, runAs: runAs, logger: logger,
-                                       startedHere: true)
+                                       startedHere: true, ownerFile: ownerFile)
         let log = cluster.appendingPathComponent("server.log").path
         let status = try started.run("pg_ctl", ["-D", cluster.path, "-l", log, "-w", "-t", "60", "-o", "-p \(port)", "start"])
         guard status.code == 0 else {
@@ -102,6 +133,7 @@ public final class EmbeddedPostgres: Sendable {
     public func stop() {
         guard startedHere else { return }
         _ = try? run("pg_ctl", ["-D", clusterDirectory.path, "-m", "fast", "-w", "-t", "60", "stop"])
+        if let ownerFile { try? FileManager.default.removeItem(at: ownerFile) }
         logger.info("embedded PostgreSQL stopped")
     }
 

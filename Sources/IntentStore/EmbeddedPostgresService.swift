@@ -5,8 +5,8 @@ import ServiceLifecycle
 /// it checks every `interval` that the postmaster is alive and starts it again when it is not
 /// (the server answers 503 and reports not ready meanwhile, through `DatabaseMonitor`); on
 /// graceful shutdown — after the HTTP server and the pool, which come later in the group —
-/// it stops the cluster. A cluster that another process started (and will stop) is watched
-/// but neither restarted nor stopped here.
+/// it stops the cluster. A cluster that another live process started (and will stop) is watched
+/// but neither restarted nor stopped here; one whose starter is gone is adopted.
 public struct EmbeddedPostgresService: Service {
     let postgres: EmbeddedPostgres
     let interval: Duration
@@ -22,7 +22,7 @@ public struct EmbeddedPostgresService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                guard postgres.startedHere, !Task.isCancelled, !postgres.isRunning else { continue }
+                guard !Task.isCancelled, !postgres.isRunning, postgres.adoptIfOrphaned() else { continue }
                 logger.error("the embedded PostgreSQL is not running; starting it again")
                 do {
                     try await onDedicatedThread(name: "intentloop.postgres") { try postgres.restart() }

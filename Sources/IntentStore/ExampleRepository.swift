@@ -32,7 +32,9 @@ extension Store {
         }
         let texts = examples.map(\.text), intents = examples.map(\.intent)
         let names = Array(Set(intents)).sorted()
-        return try await transaction { connection in
+        return try await transaction(limit: nil) { connection in
+            // Large imports may take longer than the server's per-statement limit for requests.
+            _ = try await connection.query("SET LOCAL statement_timeout = 0", logger: self.logger)
             var created: [String] = []
             let newRows = try await connection.query("""
                 INSERT INTO intents (name) SELECT unnest(\(names)::text[]) ON CONFLICT (name) DO NOTHING RETURNING name

@@ -25,7 +25,7 @@ extension Store {
         guard verdict != .submit else { throw StoreError(.invalid, "verdict must be confirm or correct", field: "verdict") }
         try Self.checkNote(note)
         if let key = idempotencyKey, let earlier = try await replayFeedback(agentID: agentID, key: key, predictionID: predictionID, verdict: verdict,
-                                                                           intent: intent, text: nil) {
+                                                                           intent: intent, text: nil, note: note) {
             return earlier
         }
         guard let prediction = try await prediction(id: predictionID) else {
@@ -48,7 +48,7 @@ extension Store {
         if let problem = InputRules.textProblem(text) { throw StoreError(.invalid, "text \(problem)", field: "text") }
         try Self.checkNote(note)
         if let key = idempotencyKey, let earlier = try await replayFeedback(agentID: agentID, key: key, predictionID: nil, verdict: .submit,
-                                                                           intent: intent, text: text) {
+                                                                           intent: intent, text: text, note: note) {
             return earlier
         }
         return try await storeFeedback(predictionID: nil, text: text, agentID: agentID, verdict: .submit, intent: intent, predicted: nil,
@@ -60,7 +60,8 @@ extension Store {
     }
 
     /// The feedback an agent stored with `key`, when it is the same verdict; a different one is refused.
-    func replayFeedback(agentID: Int64, key: String, predictionID: UUID?, verdict: Verdict, intent: String?, text: String?) async throws -> FeedbackRecord? {
+    func replayFeedback(agentID: Int64, key: String, predictionID: UUID?, verdict: Verdict, intent: String?, text: String?,
+                        note: String) async throws -> FeedbackRecord? {
         if let problem = InputRules.idempotencyKeyProblem(key) { throw StoreError(.invalid, "Idempotency-Key \(problem)", field: "Idempotency-Key") }
         let rows = try await query("""
             SELECT id, prediction_id, text, verdict, intent, predicted_intent, note, created_at FROM feedback
@@ -68,7 +69,7 @@ extension Store {
             """)
         guard let stored = try await Self.decodeFeedback(rows).first else { return nil }
         let same = stored.predictionID == predictionID && stored.verdict == verdict && (intent == nil || intent == stored.intent)
-            && (text == nil || text == stored.text)
+            && (text == nil || text == stored.text) && note == stored.note
         guard same else {
             throw StoreError(.idempotencyMismatch, "this Idempotency-Key was used for a different verdict; use a new key", field: "Idempotency-Key")
         }
@@ -93,8 +94,11 @@ extension Store {
                 throw StoreError(.invalid, "feedback not stored")
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            if let key = idempotencyKey, error.serverInfo?[.constraintName] == "feedback_idempotency",
-               let earlier = try await replayFeedback(agentID: agentID, key: key, predictionID: predictionID, verdict: verdict, intent: intent, text: text) {
+            // A retry that raced its own first attempt fails on whichever unique index PostgreSQL
+            // checks first (the one-verdict-per-prediction index, often): with a key, look for it.
+            if let key = idempotencyKey,
+               let earlier = try await replayFeedback(agentID: agentID, key: key, predictionID: predictionID, verdict: verdict, intent: intent,
+                                                      text: text, note: note) {
                 return earlier
             }
             throw StoreError(.conflict, "prediction \(predictionID?.uuidString.lowercased() ?? "") already has a verdict", field: "prediction_id")
@@ -103,6 +107,7 @@ extension Store {
 
     func requireUsableIntent(_ intent: String, agentID: Int64, propose: Bool, on connection: PostgresConnection) async throws {
         guard !intent.isEmpty else { throw StoreError(.invalid, "intent is required", field: "intent") }
+        guard Self.validIntentName(intent) else { throw StoreError(.invalid, "intent names are 1–100 letters, digits or _.:/-", field: "intent") }
         switch try await intentStatus(intent, on: connection) {
         case .active?, .proposed?: return
         case .rejected?: throw StoreError(.invalid, "intent '\(intent.prefix(100))' was rejected by an admin", field: "intent")

@@ -6,14 +6,23 @@ import PostgresNIO
 /// the *Repository.swift files). The pool must be running: `run()` is a long-lived task (it is
 /// a ServiceLifecycle service inside the server).
 public struct Store: Sendable {
-    public let client: PostgresClient
+    public let pool: DatabasePool
     public let logger: Logger
     /// When set, queries are refused while the database is down and abandoned when it goes
     /// away (`StoreError.unavailable`), and each is bounded by its `queryTimeout`.
     public let monitor: DatabaseMonitor?
 
+    /// The pool's current client (a new one after an outage: see `DatabasePool`).
+    public var client: PostgresClient { pool.client }
+
+    /// A store over a client the caller runs (tools, tests).
     public init(client: PostgresClient, logger: Logger, monitor: DatabaseMonitor? = nil) {
-        self.client = client
+        self.init(pool: DatabasePool(fixed: client), logger: logger, monitor: monitor)
+    }
+
+    /// A store over a pool that runs as a service (the server).
+    public init(pool: DatabasePool, logger: Logger, monitor: DatabaseMonitor? = nil) {
+        self.pool = pool
         self.logger = logger
         self.monitor = monitor
     }
@@ -24,11 +33,18 @@ public struct Store: Sendable {
         try await guarded(limit: monitor?.settings.queryTimeout) { [client, logger] in try await client.query(query, logger: logger) }
     }
 
-    /// Runs `body` in one transaction, bounded by outages only (imports may take long). The error
+    /// Runs `body` in one transaction, bounded like a query (twice its timeout): feedback,
+    /// decisions, users and tokens are a few short statements each.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction(limit: monitor.map { $0.settings.queryTimeout * 2 }, body)
+    }
+
+    /// Runs `body` in one transaction, abandoned after `limit` (nil: only when the database goes
+    /// away; imports, which may take long and lift the statement timeout inside). The error
     /// thrown is the one that stopped the transaction (PostgresNIO wraps it in a
     /// `PostgresTransactionError`; callers match on `StoreError` and `PSQLError`).
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await guarded(limit: nil) { [client, logger] in
+    public func transaction<T: Sendable>(limit: Duration?, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await guarded(limit: limit) { [client, logger] in
             do { return try await client.withTransaction(logger: logger) { try await body($0) } } catch let error as PostgresTransactionError {
                 throw error.closureError ?? error.beginError ?? error.commitError ?? error
             }
@@ -46,7 +62,10 @@ public struct Store: Sendable {
         } catch is DeadlineExceeded {
             throw StoreError.unavailable
         } catch let error as PSQLError where error.isUnavailability {
-            monitor.connectionLost()
+            monitor.checkNow()
+            throw StoreError.unavailable
+        } catch where isPoolFailure(error) {
+            monitor.checkNow()
             throw StoreError.unavailable
         }
     }
@@ -69,25 +88,39 @@ public struct Store: Sendable {
     }
 }
 
+/// PostgresNIO's pool reports a tripped circuit breaker (connections failing for a minute) with
+/// an error type of its internal module, which cannot be imported by name.
+func isPoolFailure(_ error: any Error) -> Bool {
+    String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
+}
+
 /// Connection settings from a `postgres://user:password@host:port/database` URL.
 public enum DatabaseURL {
-    public static func configuration(_ url: String) throws(StoreError) -> PostgresClient.Configuration {
+    public static func endpoint(_ url: String) throws(StoreError) -> DatabaseEndpoint {
         guard let c = URLComponents(string: url), ["postgres", "postgresql"].contains(c.scheme ?? ""), let host = c.host, !host.isEmpty else {
             throw StoreError(.invalid, "--database-url must look like postgres://user:password@host:5432/database", field: "database-url")
         }
+        guard (1...65535).contains(c.port ?? 5432) else { throw StoreError(.invalid, "--database-url has a port out of range", field: "database-url") }
         let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
         let sslmode = c.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "disable"
-        let tls: PostgresClient.Configuration.TLS = sslmode == "disable" ? .disable : .prefer(.makeClientConfiguration())
-        return PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: c.user ?? "postgres",
-                                            password: c.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
+        return DatabaseEndpoint(host: host, port: c.port ?? 5432, username: c.user ?? "postgres", password: c.password?.removingPercentEncoding,
+                                database: database.isEmpty ? nil : database, preferTLS: sslmode != "disable")
+    }
+
+    public static func configuration(_ url: String) throws(StoreError) -> PostgresClient.Configuration {
+        try endpoint(url).clientConfiguration
     }
 }
 
 extension EmbeddedPostgres {
+    /// Where this cluster's `database` (default: its own) is.
+    public func endpoint(database name: String? = nil) -> DatabaseEndpoint {
+        DatabaseEndpoint(host: "127.0.0.1", port: port, username: username, password: password, database: name ?? database)
+    }
+
     /// Client settings for `database` (default: the cluster's own) on this cluster.
     public func configuration(database name: String? = nil) -> PostgresClient.Configuration {
-        PostgresClient.Configuration(host: "127.0.0.1", port: port, username: username, password: password,
-                                     database: name ?? database, tls: .disable)
+        endpoint(database: name).clientConfiguration
     }
 }
 

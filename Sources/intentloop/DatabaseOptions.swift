@@ -20,9 +20,9 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The database to use: an embedded cluster started (or reused) in the data directory, or the
     /// server at --database-url; its client settings and a description for the banner.
-    func server(logger: Logger) async throws -> (EmbeddedPostgres?, PostgresClient.Configuration, String) {
+    func server(logger: Logger) async throws -> (EmbeddedPostgres?, DatabaseEndpoint, String) {
         if let databaseURL {
-            do { return (nil, try DatabaseURL.configuration(databaseURL), "the database at --database-url") } catch {
+            do { return (nil, try DatabaseURL.endpoint(databaseURL), "the database at --database-url") } catch {
                 throw CLIFailure(message: error.description)
             }
         }
@@ -33,7 +33,7 @@ struct DatabaseOptions: ParsableArguments {
             embedded.stop()
             throw error
         }
-        return (embedded, configuration, "\(embedded.displayURL) (embedded, cluster \(embedded.clusterDirectory.path))")
+        return (embedded, embedded.endpoint(), "\(embedded.displayURL) (embedded, cluster \(embedded.clusterDirectory.path))")
     }
 
     /// Runs `body` with a migrated store whose pool is running; an embedded cluster started here

@@ -55,18 +55,33 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfig.secureCookies = secureCookies
         if let workers { serverConfig.workers = workers }
         let dataDirectory = database.dataDirectory, demo = demo, trainFirst = trainFirstAdapter || demo, config = serverConfig
-        let (embedded, postgresConfiguration, location) = try await database.server(logger: logger)
-        let client = PostgresClient(configuration: postgresConfiguration, backgroundLogger: logger)
+        let (embedded, serverEndpoint, location) = try await database.server(logger: logger)
+        var endpoint = serverEndpoint
+        // The server bounds each statement a little beyond the request's own limit, so that work a
+        // request gave up on (503) is cancelled there too instead of committing later.
+        endpoint.statementTimeout = .milliseconds(databaseTimeoutMs + 1000)
+        let clientConfiguration = endpoint.clientConfiguration
+        let pool = DatabasePool(logger: logger) { PostgresClient(configuration: clientConfiguration, backgroundLogger: logger) }
         let metrics = ServerMetrics()
         var monitorSettings = DatabaseMonitor.Settings()
         monitorSettings.queryTimeout = .milliseconds(databaseTimeoutMs)
-        let monitor = DatabaseMonitor(client: client, settings: monitorSettings, logger: logger, onChange: { metrics.setDatabaseUp($0) })
-        let store = Store(client: client, logger: logger, monitor: monitor)
+        let probeEndpoint: PostgresConnection.Configuration
+        do { probeEndpoint = try endpoint.connectionConfiguration() } catch { throw CLIFailure(message: "cannot set up TLS for the database: \(error)") }
+        let monitor = DatabaseMonitor(pool: pool, probeEndpoint: probeEndpoint, settings: monitorSettings, logger: logger, onChange: { up in
+            metrics.setDatabaseUp(up)
+            if up { pool.replace() }  // the old pool may be backing off for up to a minute
+        })
+        let store = Store(pool: pool, logger: logger, monitor: monitor)
         // Start-up as one ServiceGroup, in order: the embedded PostgreSQL (supervised), the pool,
         // then the server — migrations, demo data and the model first, then HTTP. SIGTERM/SIGINT
         // stop them in reverse: HTTP drains, the predictor finishes, the pool closes, PostgreSQL stops.
         let server = StartupService {
-            do { try await store.migrate() } catch let error as StoreError { throw CLIFailure(message: error.description, code: 1) }
+            do {
+                // Bounded: an unreachable --database-url must not hang the start for ever.
+                _ = try await race(limit: .seconds(60)) { try await store.migrate() }
+            } catch let error as StoreError { throw CLIFailure(message: error.description, code: 1) } catch is DeadlineExceeded {
+                throw CLIFailure(message: "the database did not answer within 60 s (\(location))", code: 1)
+            }
             var credentials: DemoCredentials?
             if demo {
                 guard let demoDirectory = ResourceDirectory.demo else { throw CLIFailure(message: "the demo dataset (ops/demo) was not found") }
@@ -92,13 +107,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // Unbuffered: scripts wait for this banner on a pipe.
             FileHandle.standardOutput.write(Data((banner + "\n").utf8))
-            try await app.run()
+            return app
         }
         var services: [any Service] = []
         if let embedded { services.append(EmbeddedPostgresService(postgres: embedded, logger: logger)) }
-        services += [client, server]
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
+        services += [pool, server]
+        var groupConfiguration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                           logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do { try await group.run() } catch let error as ServiceGroupError {
             logger.error("server stopped", metadata: ["error": "\(error)"])
             throw CLIFailure(message: "the server stopped: \(error)", code: 1)
@@ -106,9 +123,18 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// A service made of one async function (the server's start-up and run).
-struct StartupService: Service {
-    let body: @Sendable () async throws -> Void
-    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
-    func run() async throws { try await body() }
+/// The server as a service: `prepare` (migrations, demo data, the model, the application), then
+/// the application until graceful shutdown. A graceful shutdown (SIGTERM, SIGINT) during
+/// `prepare` — the first adapter's training takes minutes — cancels it, and the long waits of
+/// start-up (`race`) give way to cancellation, so the group still stops in order.
+struct StartupService<App: Service>: Service {
+    let prepare: @Sendable () async throws -> App
+    init(_ prepare: @escaping @Sendable () async throws -> App) { self.prepare = prepare }
+    func run() async throws {
+        let app: App
+        do { app = try await cancelWhenGracefulShutdown(prepare) } catch is CancellationError where Task.isShuttingDownGracefully {
+            return
+        }
+        try await app.run()
+    }
 }

@@ -28,8 +28,10 @@ final class BlackHole: Sendable {
 
     deinit { close(fd) }
 
+    var endpoint: DatabaseEndpoint { DatabaseEndpoint(host: "127.0.0.1", port: port, username: "nobody", password: "x", database: "none") }
+
     var configuration: PostgresClient.Configuration {
-        var c = PostgresClient.Configuration(host: "127.0.0.1", port: port, username: "nobody", password: "x", database: "none", tls: .disable)
+        var c = endpoint.clientConfiguration
         c.options.connectTimeout = .seconds(1)
         return c
     }
@@ -50,7 +52,7 @@ final class BlackHole: Sendable {
         let client = PostgresClient(configuration: hole.configuration, backgroundLogger: Self.logger)
         var settings = DatabaseMonitor.Settings()
         settings.queryTimeout = .seconds(1)
-        let monitor = DatabaseMonitor(client: client, settings: settings, logger: Self.logger)
+        let monitor = DatabaseMonitor(client: client, probeEndpoint: try hole.endpoint.connectionConfiguration(), settings: settings, logger: Self.logger)
         let store = Store(client: client, logger: Self.logger, monitor: monitor)
         var config = ServerConfiguration()
         config.port = 0
@@ -71,11 +73,12 @@ final class BlackHole: Sendable {
                 #expect(clock.now - start < .seconds(2))
             }
             #expect(!monitor.isUp, "the probes declared the outage")
+            // A page whose session must be looked up is refused at once too, and health needs no database.
             let start = clock.now
-            var browser = Browser()
-            let page = try await browser.get(http, "/queue")
-            #expect(page.status == .ok || page.status == .seeOther || page.status == .serviceUnavailable)
+            let page = try await http.execute(uri: "/queue", method: .get, headers: [.cookie: "il_session=some-session"])
+            #expect(page.status == .serviceUnavailable)
             #expect(clock.now - start < .milliseconds(200), "refused at once while down")
+            #expect(try await http.execute(uri: "/healthz", method: .get, headers: [.cookie: "il_session=x"]).status == .ok)
         }
     }
 

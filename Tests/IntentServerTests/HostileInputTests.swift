@@ -154,8 +154,10 @@ import Testing
                                                    HTTPField.Name("Idempotency-Key")!: key],
                                          body: ByteBuffer(string: #"{"prediction_id": "\#(id)", "verdict": "\#(verdict)"}"#))
             }
-            let r1 = try await review("confirm", key: "fb-1")
-            let r2 = try await review("confirm", key: "fb-1")
+            // A retry racing its own first attempt gets the same verdict back, not a 409.
+            async let a = review("confirm", key: "fb-1")
+            async let b = review("confirm", key: "fb-1")
+            let (r1, r2) = try await (a, b)
             #expect(r1.status == .created && r2.status == .created && r1.object["id"] as? Int == r2.object["id"] as? Int)
             #expect(try await review("confirm", key: "fb-2").status == .conflict, "a new key is a new verdict: the second is refused")
         }
@@ -170,6 +172,10 @@ import Testing
             let forged = try await client.execute(uri: "/v1/feedback", method: .post, headers: headers,
                                                   body: ByteBuffer(string: #"{"text": "forged", "intent": "track_package"}"#))
             #expect(forged.status == .unauthorized)
+            // The same route reached through an odd path is still the API.
+            let doubled = try await client.execute(uri: "//v1/feedback", method: .post, headers: headers,
+                                                   body: ByteBuffer(string: #"{"text": "forged", "intent": "track_package"}"#))
+            #expect(doubled.status == .unauthorized || doubled.status == .notFound)
             #expect(try await store.scalar("SELECT count(*) FROM feedback") == 0)
             #expect(try await browser.get(client, "/queue").status == .ok, "the cookie still works for pages")
         }
@@ -236,10 +242,13 @@ import Testing
     }
 
     @Test func loginFloodIsThrottledBeforeAnyPasswordIsChecked() async throws {
-        try await Fixture.withApp(configure: { $0.loginThrottle = LoginThrottle(freeFailures: 3, baseDelay: 30) }) { client, _, creds in
+        try await Fixture.withApp(configure: { $0.loginThrottle = LoginThrottle(freePerUser: 3, baseDelay: 30) }) { client, _, creds in
             var browser = Browser()
             for _ in 0..<4 { #expect(try await browser.logIn(client, username: "agent", password: "wrong-password").status == .unauthorized) }
+            let clock = ContinuousClock()
+            let start = clock.now
             let blocked = try await browser.logIn(client, username: "agent", password: creds.agentPassword)
+            #expect(clock.now - start < .milliseconds(150), "refused before any bcrypt (~200 ms) runs")
             #expect(blocked.status == .tooManyRequests)
             #expect(Int(blocked.headers[.retryAfter] ?? "") ?? 0 >= 29)
             #expect(blocked.text.contains("Too many failed logins"))

@@ -1,5 +1,6 @@
 import Foundation
 import IntentStore
+import IntentTestSupport
 import Logging
 import PostgresNIO
 import Testing
@@ -70,5 +71,33 @@ import Testing
         #expect(!mine.isRunning)
         #expect(theirs.isRunning)
         #expect(await Self.answers(theirs))
+    }
+}
+
+/// The pool is replaced after an outage (PostgresNIO's own back-off can reach a minute).
+@Suite struct DatabasePoolTests {
+    @Test func aReplacedPoolServesQueriesAtOnce() async throws {
+        let configuration = try TestDatabase.configuration(database: "postgres")
+        let logger = Logger(label: "test")
+        let pool = DatabasePool(logger: logger) { PostgresClient(configuration: configuration, backgroundLogger: logger) }
+        let store = Store(pool: pool, logger: logger)
+        let running = Task { try await pool.run() }
+        defer { running.cancel() }
+        let first = pool.client
+        #expect(try await store.scalarInt("SELECT 1") == 1)
+        pool.replace()
+        for _ in 0..<100 where pool.generation == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(pool.generation == 1)
+        #expect(pool.client !== first)
+        #expect(try await store.scalarInt("SELECT 2") == 2)
+        running.cancel()
+        _ = await running.result
+    }
+}
+
+extension Store {
+    func scalarInt(_ sql: String) async throws -> Int {
+        for try await n in try await query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return n }
+        return -1
     }
 }

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
 HEALTHY_S = 5.0          # load before the outage
-OUTAGE_S = 8.0           # PostgreSQL down
+OUTAGE_S = 30.0          # PostgreSQL down (--outage-seconds): long enough that PostgresNIO's own reconnect
+                         # back-off (100 ms × 1.25^n) alone would take ~7 s to notice the return
 AFTER_S = 5.0            # load after PostgreSQL is back
 DRAIN_S = 15.0           # pending retries after the load stops
 RATE = 30.0              # logical requests per second, all threads together
@@ -361,10 +362,13 @@ UUID_RE = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
 def main():
+    global OUTAGE_S
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--intentloop", required=True, help="the intentloop binary")
     ap.add_argument("--work-dir", required=True, help="a new or empty folder for the cluster, the server's data and logs")
+    ap.add_argument("--outage-seconds", type=float, default=30.0, help="how long PostgreSQL stays down (default %(default)s)")
     args = ap.parse_args()
+    OUTAGE_S = args.outage_seconds
     binary = os.path.abspath(args.intentloop)
     work = os.path.abspath(args.work_dir)
     os.makedirs(work, exist_ok=True)

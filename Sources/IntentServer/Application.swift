@@ -22,7 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var maxPendingRows = 4096
     /// Login throttling (failures per username and per address) and concurrent password checks.
     public var loginThrottle = LoginThrottle()
-    public var maxConcurrentLogins = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Password checks running or waiting at once (two per login thread); a login beyond gets 503.
+    public var maxConcurrentLogins = 2 * Passwords.loginThreads
     public init() {}
 }
 

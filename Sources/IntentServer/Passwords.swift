@@ -1,3 +1,4 @@
+import Foundation
 import HummingbirdBcrypt
 import IntentStore
 import NIOPosix
@@ -12,9 +13,19 @@ public enum Passwords {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
     }
 
-    public static func verify(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    public static func verify(_ password: String, hash: String, on pool: NIOThreadPool = .singleton) async throws -> Bool {
+        try await pool.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
+
+    /// Threads for checking passwords at login: half the cores (at least one), apart from NIO's
+    /// shared pool (which also serves static files), so that a login flood can take at most
+    /// half the machine from the predictor and never delays anything else's blocking work.
+    static let loginThreads = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+    static let loginPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: loginThreads)
+        pool.start()
+        return pool
+    }()
 
     /// A fresh hash to check against when the user does not exist (or has no password), so that
     /// a refusal takes as long as a wrong password. Made once at start-up, off the cooperative pool.

@@ -6,13 +6,39 @@ import IntentStore
 ///
 /// Isolation: one request's rows must never fail another's. Requests are validated before
 /// they get here; if a merged INSERT still fails for a reason other than an outage, each
-/// request of it is retried on its own, so only the one PostgreSQL refuses fails. The backlog
+/// request of it is retried on its own, so only the one PostgreSQL refuses fails. A request
+/// whose Idempotency-Key is already waiting or being written (a client retrying in a burst)
+/// does not join the INSERT, where its duplicate key would fail everyone's rows: it waits for
+/// the first and is answered `conflict`, and the caller replays the stored answer. The backlog
 /// is bounded: past `maxPendingRows` rows waiting (the database is slow or away), a request is
 /// refused at once with `StoreError.unavailable` instead of piling up in memory.
 actor PredictionWriter {
+    private final class Entry {
+        let request: PredictionRequestRecord
+        let done: CheckedContinuation<Void, any Error>
+        var followers: [CheckedContinuation<Void, any Error>] = []
+        init(_ request: PredictionRequestRecord, _ done: CheckedContinuation<Void, any Error>) {
+            self.request = request
+            self.done = done
+        }
+
+        func finish(_ error: (any Error)?) {
+            if let error { done.resume(throwing: error) } else { done.resume() }
+            let duplicate = error ?? StoreError(.conflict, "a request with this Idempotency-Key is already stored", field: "Idempotency-Key")
+            for f in followers { f.resume(throwing: duplicate) }
+        }
+    }
+
+    private struct KeyID: Hashable {
+        let client: Int64?
+        let key: String
+    }
+
     let store: Store
     let maxPendingRows: Int
-    private var pending: [(request: PredictionRequestRecord, done: CheckedContinuation<Void, any Error>)] = []
+    private var pending: [Entry] = []
+    /// Requests with a key, from when they arrive until their INSERT is answered.
+    private var keyed: [KeyID: Entry] = [:]
     private var pendingRows = 0
     private var flushing = false
     private let onFlush: @Sendable (Int) -> Void
@@ -25,11 +51,18 @@ actor PredictionWriter {
 
     /// Returns once the request's rows are committed.
     func write(_ request: PredictionRequestRecord) async throws {
+        let id = request.idempotencyKey.map { KeyID(client: request.clientID, key: $0) }
+        if let id, let first = keyed[id] {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in first.followers.append(c) }
+            return  // not reached: followers are always answered with an error
+        }
         guard pendingRows + request.predictions.count <= maxPendingRows else {
             throw StoreError(.unavailable, "too many predictions are waiting to be stored; try again shortly")
         }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            pending.append((request, c))
+            let entry = Entry(request, c)
+            pending.append(entry)
+            if let id { keyed[id] = entry }
             pendingRows += request.predictions.count
             if !flushing {
                 flushing = true
@@ -45,19 +78,19 @@ actor PredictionWriter {
             do {
                 try await store.insertPredictionRequests(batch.map(\.request))
                 onFlush(batch.reduce(0) { $0 + $1.request.predictions.count })
-                for item in batch { item.done.resume() }
+                finish(batch, nil)
             } catch {
                 if batch.count == 1 || (error as? StoreError)?.code == .unavailable {
-                    for item in batch { item.done.resume(throwing: error) }
+                    finish(batch, error)
                 } else {
                     // Someone's rows were refused: find whose by writing each request alone.
-                    for item in batch {
+                    for entry in batch {
                         do {
-                            try await store.insertPredictionRequests([item.request])
-                            onFlush(item.request.predictions.count)
-                            item.done.resume()
+                            try await store.insertPredictionRequests([entry.request])
+                            onFlush(entry.request.predictions.count)
+                            finish([entry], nil)
                         } catch {
-                            item.done.resume(throwing: error)
+                            finish([entry], error)
                         }
                     }
                 }
@@ -65,5 +98,12 @@ actor PredictionWriter {
             pendingRows -= batch.reduce(0) { $0 + $1.request.predictions.count }
         }
         flushing = false
+    }
+
+    private func finish(_ entries: [Entry], _ error: (any Error)?) {
+        for entry in entries {
+            if let key = entry.request.idempotencyKey { keyed[KeyID(client: entry.request.clientID, key: key)] = nil }
+            entry.finish(error)
+        }
     }
 }

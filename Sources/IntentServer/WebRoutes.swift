@@ -65,7 +65,7 @@ struct WebRoutes {
         }
         // A name that cannot exist is looked up as nobody (same decoy timing as an unknown user).
         let user = InputRules.validUsername(form.username) ? try await store.user(named: form.username) : nil
-        guard let valid = try await logins.withCheckSlot({ try await Passwords.verify(form.password, hash: user?.passwordHash ?? decoyHash) }) else {
+        guard let valid = try await logins.withCheckSlot({ try await Passwords.verify(form.password, hash: user?.passwordHash ?? decoyHash, on: Passwords.loginPool) }) else {
             var response = try loginForm(context: context, error: "Too many logins at once; try again in a moment.", status: .serviceUnavailable)
             response.headers[.retryAfter] = "1"
             return response

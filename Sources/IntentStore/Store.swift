@@ -124,25 +124,35 @@ extension EmbeddedPostgres {
     }
 }
 
-/// Creates `database` on the server of `configuration` when it does not exist (connects to the
-/// `postgres` maintenance database to do so).
-public func createDatabaseIfMissing(_ configuration: PostgresClient.Configuration, logger: Logger) async throws {
-    guard let name = configuration.database else { return }
-    var maintenance = configuration
+/// Runs `body` on one connection of its own to the server's `postgres` maintenance database
+/// (no pool to start or stop).
+public func withMaintenanceConnection<T: Sendable>(_ endpoint: DatabaseEndpoint, logger: Logger,
+                                                   _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    var maintenance = endpoint
     maintenance.database = "postgres"
-    let client = PostgresClient(configuration: maintenance, backgroundLogger: logger)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await client.run() }
-            try? await Task.sleep(for: .milliseconds(20))  // let run() start: queries before it log a warning
-        defer { group.cancelAll() }
-        let rows = try await client.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
+    let connection = try await PostgresConnection.connect(configuration: try maintenance.connectionConfiguration(), id: 1, logger: logger)
+    do {
+        let result = try await body(connection)
+        try? await connection.close()
+        return result
+    } catch {
+        try? await connection.close()
+        throw error
+    }
+}
+
+/// Creates `endpoint`'s database on its server when it does not exist.
+public func createDatabaseIfMissing(_ endpoint: DatabaseEndpoint, logger: Logger) async throws {
+    guard let name = endpoint.database else { return }
+    try await withMaintenanceConnection(endpoint, logger: logger) { connection in
+        let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
         var exists = false
         for try await _ in rows { exists = true }
         if !exists {
             guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw StoreError(.invalid, "database name '\(name)' must be letters, digits and _")
             }
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
     }
 }

@@ -28,8 +28,7 @@ struct DatabaseOptions: ParsableArguments {
         }
         let embedded: EmbeddedPostgres
         do { embedded = try EmbeddedPostgres.start(dataDirectory: dataDirectory, logger: logger) } catch { throw CLIFailure(message: error.description) }
-        let configuration = embedded.configuration()
-        do { try await createDatabaseIfMissing(configuration, logger: logger) } catch {
+        do { try await createDatabaseIfMissing(embedded.endpoint(), logger: logger) } catch {
             embedded.stop()
             throw error
         }
@@ -52,7 +51,7 @@ struct DatabaseOptions: ParsableArguments {
             location = "\(embedded!.displayURL) (embedded, cluster \(embedded!.clusterDirectory.path))"
         }
         defer { embedded?.stop() }
-        if embedded != nil { try await createDatabaseIfMissing(configuration, logger: logger) }
+        if let embedded { try await createDatabaseIfMissing(embedded.endpoint(), logger: logger) }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let where_ = location
         return try await withThrowingTaskGroup(of: Void.self) { group in

@@ -13,28 +13,33 @@ public enum TestDatabase {
         return l
     }()
 
-    static let server: Result<PostgresClient.Configuration, StoreError> = {
+    static let server: Result<DatabaseEndpoint, StoreError> = {
         let env = ProcessInfo.processInfo.environment
         if let url = env["INTENTLOOP_TEST_DATABASE_URL"], !url.isEmpty {
-            return Result { () throws(StoreError) in try DatabaseURL.configuration(url) }
+            return Result { () throws(StoreError) in try DatabaseURL.endpoint(url) }
         }
         let dir = env["INTENTLOOP_TEST_DATA"].map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("intentloop-tests-\(getuid())")
-        return Result { () throws(StoreError) in try EmbeddedPostgres.start(dataDirectory: dir, logger: logger).configuration(database: "postgres") }
+        return Result { () throws(StoreError) in try EmbeddedPostgres.start(dataDirectory: dir, logger: logger).endpoint(database: "postgres") }
     }()
+
+    /// Where a database named `name` is on the test server.
+    public static func endpoint(database name: String) throws -> DatabaseEndpoint {
+        var e = try server.get()
+        e.database = name
+        return e
+    }
 
     /// The server's settings for a database named `name`.
     public static func configuration(database name: String) throws -> PostgresClient.Configuration {
-        var c = try server.get()
-        c.database = name
-        return c
+        try endpoint(database: name).clientConfiguration
     }
 
     /// Runs `body` with a migrated store on a fresh database, dropped afterwards.
     public static func withStore<T: Sendable>(migrate: Bool = true, _ body: @Sendable (Store) async throws -> T) async throws -> T {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let configuration = try configuration(database: name)
-        try await createDatabaseIfMissing(configuration, logger: logger)
+        try await createDatabaseIfMissing(try endpoint(database: name), logger: logger)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
@@ -53,12 +58,8 @@ public enum TestDatabase {
     }
 
     static func drop(_ name: String) async throws {
-        let client = PostgresClient(configuration: try configuration(database: "postgres"), backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            try? await Task.sleep(for: .milliseconds(20))  // let run() start: queries before it log a warning
-            defer { group.cancelAll() }
-            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+        try await withMaintenanceConnection(try endpoint(database: "postgres"), logger: logger) { connection in
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
         }
     }
 }

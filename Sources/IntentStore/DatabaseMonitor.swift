@@ -80,6 +80,7 @@ public final class DatabaseMonitor: Service, Sendable {
 
     /// A request saw a connection refused or dropped: probe now rather than at the next tick.
     public func checkNow() {
+        guard !probing.withLock({ $0.busy }) else { return }  // one is under way: its verdict will do
         Task { await self.probe() }
     }
 

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var webDirectory: URL? = ResourceDirectory.web
     /// Most prediction rows waiting to be written before requests are refused with 503.
     public var maxPendingRows = 4096
+    /// Most texts waiting for the model before predict answers 503.
+    public var maxQueuedTexts = 2048
     /// Login throttling (failures per username and per address) and concurrent password checks.
     public var loginThrottle = LoginThrottle()
     /// Password checks running or waiting at once (two per login thread); a login beyond gets 503.
@@ -52,7 +54,8 @@ public func buildApplication(
     router.add(middleware: FileMiddleware(web.appendingPathComponent("static").path, urlBasePath: "/static", searchForIndexHtml: false, logger: logger))
     let tokens = APITokenCache()
     router.add(middleware: AuthMiddleware(store: store, tokens: tokens))
-    let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics, maxPendingRows: configuration.maxPendingRows)
+    let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics, maxPendingRows: configuration.maxPendingRows,
+                                        maxQueuedTexts: configuration.maxQueuedTexts)
     APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)
     OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
     WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy(),

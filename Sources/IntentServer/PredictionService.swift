@@ -13,8 +13,12 @@ public struct PredictionService: Sendable {
     public static let maxTextLength = InputRules.maxTextScalars
     public static let maxBatch = 64
 
-    init(predictor: Predictor, store: Store, metrics: ServerMetrics, maxPendingRows: Int = 4096) {
+    /// Most texts waiting for the model before a request is refused (503) instead of queued.
+    let maxQueuedTexts: Int
+
+    init(predictor: Predictor, store: Store, metrics: ServerMetrics, maxPendingRows: Int = 4096, maxQueuedTexts: Int = 2048) {
         self.predictor = predictor
+        self.maxQueuedTexts = maxQueuedTexts
         self.store = store
         self.metrics = metrics
         writer = PredictionWriter(store: store, maxPendingRows: maxPendingRows, onFlush: { metrics.writeBatch.record(Double($0)) })
@@ -46,6 +50,10 @@ public struct PredictionService: Sendable {
         if let key = idempotencyKey, let earlier = try await replay(clientID: clientID, key: key, digest: digest) { return earlier }
         // The database is away: say so now rather than spend a forward pass on an answer that cannot be stored.
         if let monitor = store.monitor, !monitor.isUp { throw StoreError.unavailable }
+        // A flood must not queue without bound in front of the model (memory, and latency for everyone).
+        guard predictor.queueDepth + texts.count <= maxQueuedTexts else {
+            throw APIError.unavailable("the model is busy: too many texts are waiting; try again shortly")
+        }
 
         let started = DispatchTime.now()
         let result = try await predictor.predict(texts)

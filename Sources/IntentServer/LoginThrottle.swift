@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Login throttling as a pure value (table-tested). Every attempt is counted per key — the
@@ -16,12 +17,16 @@ public struct LoginThrottle: Sendable {
         /// A username, compared case-insensitively.
         public static func username(_ name: String) -> Key { .user(String(name.lowercased().prefix(64))) }
 
-        /// A client address; IPv6 addresses are grouped by their /64 (one host usually holds a whole /64).
+        /// A client address; IPv6 addresses are grouped by their /64 (one host usually holds a
+        /// whole /64), IPv4-mapped IPv6 addresses count as IPv4.
         public static func client(_ address: String) -> Key {
-            guard address.contains(":") else { return .address(address) }
-            let groups = address.split(separator: ":", omittingEmptySubsequences: false)
-            guard !address.contains("::") || groups.count >= 4 else { return .address(address) }
-            return .address(groups.prefix(4).joined(separator: ":") + "::/64")
+            var bytes = [UInt8](repeating: 0, count: 16)
+            guard address.contains(":"), inet_pton(AF_INET6, address, &bytes) == 1 else { return .address(address) }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return .address(bytes[12..<16].map(String.init).joined(separator: "."))
+            }
+            let prefix = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            return .address(prefix.joined(separator: ":") + "::/64")
         }
     }
 
@@ -91,6 +96,17 @@ public struct LoginThrottle: Sendable {
         }
     }
 
+    /// The admitted attempt never reached a password check (the database or the check pool was
+    /// busy): it is not held against anyone.
+    public mutating func refund(_ keys: [Key]) {
+        for key in keys {
+            guard var entry = entries[key] else { continue }
+            entry.attempts = max(0, entry.attempts - 1)
+            if entry.attempts <= free(key) { entry.blockedUntil = 0 }
+            entries[key] = entry
+        }
+    }
+
     /// The key's entry, unless it was forgotten (no attempt for `window` and no block running).
     func current(_ key: Key, now: Double) -> Entry? {
         guard let entry = entries[key], now - entry.lastAttempt <= window || entry.blockedUntil > now else { return nil }
@@ -126,6 +142,7 @@ final class LoginGuard: Sendable {
 
     func admit(_ keys: [LoginThrottle.Key]) -> Double? { throttle.withLock { $0.admit(keys, now: now) } }
     func succeeded(_ keys: [LoginThrottle.Key]) { throttle.withLock { $0.succeeded(keys) } }
+    func refund(_ keys: [LoginThrottle.Key]) { throttle.withLock { $0.refund(keys) } }
 
     /// Runs `check` when a slot is free; nil when all `maxConcurrentChecks` are taken.
     func withCheckSlot<T>(_ check: () async throws -> T) async rethrows -> T? {

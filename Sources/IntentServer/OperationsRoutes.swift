@@ -36,7 +36,8 @@ struct OperationsRoutes {
         }
         let ok: Bool
         if let monitor = store.monitor {
-            ok = await monitor.probe()
+            // Down: say so at once. Up: a fresh probe, but never more than 0.8 s of it.
+            ok = monitor.isUp ? ((try? await race(limit: .milliseconds(800)) { await monitor.probe() }) ?? false) : false
         } else {
             ok = (try? await race(limit: .milliseconds(800)) { [store] in try await store.client.query("SELECT 1", logger: store.logger) }) != nil
         }

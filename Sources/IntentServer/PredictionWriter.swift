@@ -39,7 +39,7 @@ actor PredictionWriter {
     private var pending: [Entry] = []
     /// Requests with a key, from when they arrive until their INSERT is answered.
     private var keyed: [KeyID: Entry] = [:]
-    private var pendingRows = 0
+    private(set) var pendingRows = 0
     private var flushing = false
     private let onFlush: @Sendable (Int) -> Void
 
@@ -83,13 +83,20 @@ actor PredictionWriter {
                 if batch.count == 1 || (error as? StoreError)?.code == .unavailable {
                     finish(batch, error)
                 } else {
-                    // Someone's rows were refused: find whose by writing each request alone.
+                    // Someone's rows were refused: find whose by writing each request alone (and
+                    // stop at an outage: the rest would each wait for their own timeout).
+                    var outage: (any Error)?
                     for entry in batch {
+                        if let outage {
+                            finish([entry], outage)
+                            continue
+                        }
                         do {
                             try await store.insertPredictionRequests([entry.request])
                             onFlush(entry.request.predictions.count)
                             finish([entry], nil)
                         } catch {
+                            if (error as? StoreError)?.code == .unavailable { outage = error }
                             finish([entry], error)
                         }
                     }

@@ -64,8 +64,13 @@ struct WebRoutes {
             return try throttled(context: context, seconds: wait)
         }
         // A name that cannot exist is looked up as nobody (same decoy timing as an unknown user).
-        let user = InputRules.validUsername(form.username) ? try await store.user(named: form.username) : nil
+        let user: UserRecord?
+        do { user = InputRules.validUsername(form.username) ? try await store.user(named: form.username) : nil } catch {
+            logins.refund(keys)  // the database is away: the attempt never got to a password
+            throw error
+        }
         guard let valid = try await logins.withCheckSlot({ try await Passwords.verify(form.password, hash: user?.passwordHash ?? decoyHash, on: Passwords.loginPool) }) else {
+            logins.refund(keys)
             var response = try loginForm(context: context, error: "Too many logins at once; try again in a moment.", status: .serviceUnavailable)
             response.headers[.retryAfter] = "1"
             return response

@@ -18,8 +18,10 @@ public final class DatabaseMonitor: Service, Sendable {
     public struct Settings: Sendable {
         /// Time between probes.
         public var interval: Duration = .milliseconds(250)
-        /// A probe slower than this counts as failed.
-        public var probeTimeout: Duration = .milliseconds(500)
+        /// A probe slower than this counts as failed. (A stopped database refuses the connection at
+        /// once; this bounds only a database that hangs, and is generous so that a loaded machine's
+        /// slow answer is not taken for an outage.)
+        public var probeTimeout: Duration = .seconds(1)
         /// Consecutive failed probes that declare an outage.
         public var failuresToDown = 2
         /// Longest a single query (waiting for a connection included) may take before the
@@ -80,20 +82,34 @@ public final class DatabaseMonitor: Service, Sendable {
 
     /// A request saw a connection refused or dropped: probe now rather than at the next tick.
     public func checkNow() {
-        guard !probing.withLock({ $0.busy }) else { return }  // one is under way: its verdict will do
-        Task { await self.probe() }
+        guard claimProbe() else { return }  // one is under way: its verdict will do
+        Task { await self.runClaimedProbe() }
+    }
+
+    /// Marks a probe as running; false when one already is.
+    private func claimProbe() -> Bool {
+        probing.withLock { p in
+            guard !p.busy else { return false }
+            p.busy = true
+            return true
+        }
     }
 
     /// One probe: `SELECT 1` within `probeTimeout`. Returns whether it answered. Probes do not
     /// overlap: one asked for while another runs waits for that one and returns its verdict.
     @discardableResult
     public func probe() async -> Bool {
-        guard probing.withLock({ p in defer { p.busy = true }; return !p.busy }) else {
+        guard claimProbe() else {
             let clock = ContinuousClock()
             let deadline = clock.now + settings.probeTimeout + .milliseconds(200)
             while probing.withLock({ $0.busy }) && clock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
             return probing.withLock { $0.lastOK }
         }
+        return await runClaimedProbe()
+    }
+
+    @discardableResult
+    private func runClaimedProbe() async -> Bool {
         let ok: Bool
         do {
             try await race(limit: settings.probeTimeout) { try await self.selectOne() }

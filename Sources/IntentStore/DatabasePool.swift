@@ -19,8 +19,8 @@ public final class DatabasePool: Service, Sendable {
 
     private let current: Mutex<Current>
     private let make: (@Sendable () -> PostgresClient)?
-    private let replacements: AsyncStream<Void>
-    private let requestReplacement: AsyncStream<Void>.Continuation
+    private let replacements: AsyncStream<PostgresClient>
+    private let requestReplacement: AsyncStream<PostgresClient>.Continuation
     /// The task running the current client.
     private let running = Mutex<Task<Void, Never>?>(nil)
     let logger: Logger
@@ -29,7 +29,7 @@ public final class DatabasePool: Service, Sendable {
         self.make = make
         self.logger = logger
         current = Mutex(Current(client: make()))
-        (replacements, requestReplacement) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (replacements, requestReplacement) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
     /// A pool that is one client the caller runs; `replace()` does nothing.
@@ -37,30 +37,31 @@ public final class DatabasePool: Service, Sendable {
         make = nil
         logger = Logger(label: "intentloop.store")
         current = Mutex(Current(client: client))
-        (replacements, requestReplacement) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (replacements, requestReplacement) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
     public var client: PostgresClient { current.withLock { $0.client } }
     public var generation: Int { current.withLock { $0.generation } }
 
-    /// Asks `run()` to start a fresh client and stop the current one.
+    /// Makes a fresh client current at once (queries from now on go to it; they wait until it
+    /// runs) and asks `run()` to start it and stop the old one.
     public func replace() {
-        guard make != nil else { return }
-        requestReplacement.yield()
+        guard let make else { return }
+        let fresh = make()
+        current.withLock {
+            $0.client = fresh
+            $0.generation += 1
+        }
+        requestReplacement.yield(fresh)
     }
 
     public func run() async throws {
-        guard let make else { return }
+        guard make != nil else { return }
         let first = client
         running.withLock { $0 = Task { await first.run() } }
         await cancelWhenGracefulShutdown {
-            for await _ in self.replacements {
-                let fresh = make()
+            for await fresh in self.replacements {
                 let next = Task { await fresh.run() }
-                self.current.withLock {
-                    $0.client = fresh
-                    $0.generation += 1
-                }
                 // The old pool's connections died with the outage: nothing in flight is lost.
                 self.running.withLock { old in
                     old?.cancel()

@@ -16,7 +16,8 @@ public func race<T: Sendable>(
     let state = RaceState<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
-            state.start(continuation)
+            // Cancelled before it began: answered already, and the operation is not started.
+            guard state.start(continuation) else { return }
             let work = Task {
                 do { state.finish(.success(try await operation())) } catch { state.finish(.failure(error)) }
             }
@@ -51,7 +52,8 @@ private final class RaceState<T: Sendable>: Sendable {
 
     private let inner = Mutex(Inner())
 
-    func start(_ continuation: CheckedContinuation<T, any Error>) {
+    /// Keeps the continuation; false (after resuming it) when the race was already decided.
+    func start(_ continuation: CheckedContinuation<T, any Error>) -> Bool {
         let early = inner.withLock { s -> Result<T, any Error>? in
             guard let pending = s.pending else {
                 s.continuation = continuation
@@ -59,7 +61,9 @@ private final class RaceState<T: Sendable>: Sendable {
             }
             return pending
         }
-        if let early { continuation.resume(with: early) }
+        guard let early else { return true }
+        continuation.resume(with: early)
+        return false
     }
 
     func setWork(_ work: Task<Void, Never>) {

@@ -206,6 +206,11 @@ public final class EmbeddedPostgres: Sendable {
         guard let pidFile = try? String(contentsOf: clusterDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8) else { return nil }
         let lines = pidFile.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count > 3, let pid = Int32(lines[0]), let port = Int(lines[3]), kill(pid, 0) == 0 || errno == EPERM else { return nil }
+        // A postmaster that died but was not reaped yet (a zombie) still answers kill(pid, 0).
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let state = stat.split(separator: ")").last?.split(separator: " ").first, state == "Z" {
+            return nil
+        }
         return port
     }
 

@@ -22,7 +22,9 @@ public struct EmbeddedPostgresService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                guard !Task.isCancelled, !postgres.isRunning, postgres.adoptIfOrphaned() else { continue }
+                // Adopted as soon as its starter is gone (a CLI command killed while we reused its
+                // cluster), so that it is restarted and, at shutdown, stopped.
+                guard !Task.isCancelled, postgres.adoptIfOrphaned(), !postgres.isRunning else { continue }
                 logger.error("the embedded PostgreSQL is not running; starting it again")
                 do {
                     try await onDedicatedThread(name: "intentloop.postgres") { try postgres.restart() }

@@ -13,6 +13,10 @@ public enum Migrator {
     @discardableResult
     public static func migrate(_ client: PostgresClient, migrations: [Migration], logger: Logger) async throws -> [Int] {
         try await client.withConnection { connection in
+            // Migrations may rebuild indexes on big tables and wait for another replica's lock: no
+            // statement timeout here (a server sets one for requests), restored when done.
+            _ = try await connection.query("SET statement_timeout = 0", logger: logger)
+            defer { Task { _ = try? await connection.query("RESET statement_timeout", logger: logger) } }
             _ = try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
             do {
                 let applied = try await apply(connection, migrations: migrations, logger: logger)

@@ -66,7 +66,10 @@ struct ServeCommand: AsyncParsableCommand {
         var monitorSettings = DatabaseMonitor.Settings()
         monitorSettings.queryTimeout = .milliseconds(databaseTimeoutMs)
         let probeEndpoint: PostgresConnection.Configuration
-        do { probeEndpoint = try endpoint.connectionConfiguration() } catch { throw CLIFailure(message: "cannot set up TLS for the database: \(error)") }
+        do { probeEndpoint = try endpoint.connectionConfiguration() } catch {
+            embedded?.stop()
+            throw CLIFailure(message: "cannot set up TLS for the database: \(error)")
+        }
         let monitor = DatabaseMonitor(pool: pool, probeEndpoint: probeEndpoint, settings: monitorSettings, logger: logger, onChange: { up in
             metrics.setDatabaseUp(up)
             if up { pool.replace() }  // the old pool may be backing off for up to a minute
@@ -81,6 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
                 _ = try await race(limit: .seconds(60)) { try await store.migrate() }
             } catch let error as StoreError { throw CLIFailure(message: error.description, code: 1) } catch is DeadlineExceeded {
                 throw CLIFailure(message: "the database did not answer within 60 s (\(location))", code: 1)
+            } catch let error as PSQLError {
+                throw CLIFailure(message: "migrating the database failed: \(error.serverInfo?[.message] ?? "\(error.code)")", code: 1)
             }
             var credentials: DemoCredentials?
             if demo {

@@ -61,7 +61,9 @@ import Testing
         _ = t.admit([LoginThrottle.Key.username("AGENT")], now: 0)
         #expect(t.retryAfter([LoginThrottle.Key.username("agent")], now: 0) == 10)
         #expect(LoginThrottle.Key.client("2001:db8:1:2:aaaa::1") == LoginThrottle.Key.client("2001:db8:1:2:bbbb::2"))
+        #expect(LoginThrottle.Key.client("2001:db8::abcd:1") == LoginThrottle.Key.client("2001:db8:0:0:1234::9"), "compressed forms too")
         #expect(LoginThrottle.Key.client("2001:db8:1:2::1") != LoginThrottle.Key.client("2001:db8:1:3::1"))
+        #expect(LoginThrottle.Key.client("::ffff:192.0.2.1") == LoginThrottle.Key.client("192.0.2.1"))
         #expect(LoginThrottle.Key.client("192.0.2.1") != LoginThrottle.Key.client("192.0.2.2"))
     }
 
@@ -72,6 +74,16 @@ import Testing
         #expect(t.retryAfter([user], now: 0) == nil)
         #expect(t.retryAfter([address], now: 0) == nil)
         #expect(t.entries[address]?.attempts == 0)
+    }
+
+    @Test func anAttemptThatNeverReachedAPasswordIsRefunded() {
+        var t = LoginThrottle(freePerUser: 1, freePerAddress: 1, baseDelay: 10)
+        for _ in 0..<5 {  // the database is down: every attempt fails before the password check
+            #expect(t.admit([user, address], now: 0) == nil)
+            t.refund([user, address])
+        }
+        #expect(t.retryAfter([user, address], now: 0) == nil)
+        #expect(t.entries[user]?.attempts == 0)
     }
 
     @Test func countsAreForgottenAfterAQuietWindow() {

@@ -86,7 +86,7 @@ import Testing
         let first = pool.client
         #expect(try await store.scalarInt("SELECT 1") == 1)
         pool.replace()
-        for _ in 0..<100 where pool.generation == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<500 where pool.generation == 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(pool.generation == 1)
         #expect(pool.client !== first)
         #expect(try await store.scalarInt("SELECT 2") == 2)

@@ -1,0 +1,36 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import Yams
+
+/// Issue 9, item 9: `/openapi.yaml` is a valid YAML document (it once was not, and no OpenAPI tool
+/// could load it), and it describes every route the server has, with the error contract.
+@Suite struct OpenAPIDocumentTests {
+    /// Every route the application registers (APIRoutes, WebRoutes, OperationsRoutes), by method.
+    static let routes: [String: [String]] = [
+        "/v1/predict": ["post"], "/v1/feedback": ["post"], "/v1/predictions/{id}": ["get"], "/v1/intents": ["get"],
+        "/v1/import": ["post"], "/v1/export": ["get"], "/healthz": ["get"], "/readyz": ["get"], "/metrics": ["get"],
+        "/openapi.yaml": ["get"], "/": ["get"], "/login": ["get", "post"], "/logout": ["post"], "/queue": ["get"],
+        "/predictions/{id}": ["get"], "/predictions/{id}/feedback": ["post"], "/submit": ["get", "post"], "/history": ["get"],
+        "/admin/intents": ["get"], "/admin/intents/decide": ["post"],
+    ]
+
+    @Test func theServedDocumentIsYAMLAndCoversEveryRoute() async throws {
+        try await Fixture.withApp { client, _, _ in
+            let response = try await client.execute(uri: "/openapi.yaml", method: .get)
+            #expect(response.status == .ok)
+            let document = try #require(try Yams.load(yaml: String(buffer: response.body)) as? [String: Any])
+            #expect((document["openapi"] as? String)?.hasPrefix("3.") == true)
+            let paths = try #require(document["paths"] as? [String: Any])
+            for (path, methods) in Self.routes {
+                let operations = paths[path] as? [String: Any]
+                #expect(operations != nil, "\(path) is documented")
+                for method in methods { #expect(operations?[method] != nil, "\(method.uppercased()) \(path) is documented") }
+            }
+            let predict = try #require((paths["/v1/predict"] as? [String: Any])?["post"] as? [String: Any])
+            let responses = try #require(predict["responses"] as? [String: Any])
+            for status in ["200", "400", "401", "422", "503"] { #expect(responses[status] != nil, "predict documents \(status)") }
+        }
+    }
+}

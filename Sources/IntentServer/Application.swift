@@ -63,6 +63,9 @@ public func buildApplication(
     let own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(store: store, cache: tokens, logger: logger)]
     return Application(
         router: router,
+        // An idle connection (or one whose headers never finish) is closed after a minute, so that
+        // nobody can hold sockets for ever.
+        server: .http1(configuration: .init(idleTimeout: .seconds(60))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "IntentLoop"),
         services: services + own + [PredictorService(predictor: predictor)],
         logger: logger

@@ -11,29 +11,44 @@ public enum Bootstrap {
     /// Loads the production adapter; when there is none and `trainIfMissing`, trains the first one
     /// on the training examples in the database (on a thread of its own) and promotes it.
     public static func servingModel(store: Store, base: BaseModel, dataDirectory: URL, trainIfMissing: Bool, logger: Logger) async throws -> ServingModel {
-        if let record = try await store.productionAdapter() {
-            let adapter = try Adapter.load(from: URL(fileURLWithPath: record.path), encoder: base.encoder.config)
-            logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(record.version)"])
-            return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: record.version)
-        }
+        if let model = try await production(store: store, base: base, logger: logger) { return model }
         guard trainIfMissing else {
             throw StoreError(.invalid, "no production adapter yet: import a dataset (intentloop import FILE) and start with --train-first-adapter, or use --demo")
         }
+        // One replica trains; others starting at the same time wait for it and load its adapter.
+        // In a race, so that a shutdown while waiting or training is not held up.
+        return try await race(limit: nil) {
+            try await store.withFirstAdapterLock {
+                if let model = try await production(store: store, base: base, logger: logger) { return model }
+                return try await trainFirst(store: store, base: base, dataDirectory: dataDirectory, logger: logger)
+            }
+        }
+    }
+
+    static func production(store: Store, base: BaseModel, logger: Logger) async throws -> ServingModel? {
+        guard let record = try await store.productionAdapter() else { return nil }
+        let adapter = try Adapter.load(from: URL(fileURLWithPath: record.path), encoder: base.encoder.config)
+        logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(record.version)"])
+        return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: record.version)
+    }
+
+    static func trainFirst(store: Store, base: BaseModel, dataDirectory: URL, logger: Logger) async throws -> ServingModel {
         let examples = try await store.examples(kind: .training)
         guard !examples.isEmpty else { throw StoreError(.invalid, "no production adapter and no training examples to train one: import a dataset first") }
         let labels = Set(examples.map(\.intent)).sorted()
-        let version = "v1-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        // Unique even for two servers training in the same second into one data directory.
+        let suffix = (0..<3).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let version = "v1-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "") + "-" + suffix
         let directory = dataDirectory.appendingPathComponent("adapters/\(version)", isDirectory: true)
         logger.info("training the first adapter", metadata: ["train.examples": "\(examples.count)", "train.intents": "\(labels.count)"])
-        // In a race so that a shutdown during training is not held up by the (uninterruptible) thread.
-        let report = try await race(limit: nil) { try await onDedicatedThread(name: "intentloop.train") { () throws -> TrainingReport in
+        let report = try await onDedicatedThread(name: "intentloop.train") { () throws -> TrainingReport in
             var options = TrainingOptions()
             options.epochs = 5
             options.threads = ProcessInfo.processInfo.activeProcessorCount
             let report = try Trainer(base: base, options: options).train(labels: labels, examples: examples)
             try report.adapter.save(to: directory)
             return report
-        } }
+        }
         try await store.promoteNewAdapter(version: version, path: directory.path, labels: labels, metrics: [
             "training_examples": "\(examples.count)", "examples_per_s": String(format: "%.1f", report.examplesPerSecond),
             "trained_by": "first start",

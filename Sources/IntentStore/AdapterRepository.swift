@@ -29,4 +29,29 @@ extension Store {
         }
         return nil
     }
+
+    /// pg_advisory_lock key for training the first adapter: "ILadaptr" in ASCII.
+    static let firstAdapterLockKey: Int64 = 0x494C_6164_6170_7472
+
+    /// Runs `body` holding a database-wide lock (a connection of its own, no statement timeout),
+    /// so that replicas starting together train the first adapter once: the others wait and then
+    /// find it in production.
+    public func withFirstAdapterLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            _ = try await connection.query("SET statement_timeout = 0", logger: logger)
+            _ = try await connection.query("SELECT pg_advisory_lock(\(Self.firstAdapterLockKey))", logger: logger)
+            func release() async {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.firstAdapterLockKey))", logger: logger)
+                _ = try? await connection.query("RESET statement_timeout", logger: logger)
+            }
+            do {
+                let result = try await body()
+                await release()
+                return result
+            } catch {
+                await release()
+                throw error
+            }
+        }
+    }
 }

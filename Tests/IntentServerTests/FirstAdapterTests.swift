@@ -1,0 +1,30 @@
+import Foundation
+import IntentModel
+import IntentServer
+import IntentStore
+import IntentTestSupport
+import Logging
+import Testing
+
+/// Two replicas starting together on one database train the first adapter once (the other
+/// waits and loads it), under versions that cannot collide in a shared data directory.
+@Suite struct FirstAdapterTests {
+    @Test func replicasStartingTogetherTrainOnce() async throws {
+        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("intentloop-first-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await TestDatabase.withStore { store in
+            _ = try await store.importExamples(Fixture.examples, kind: .training, actor: nil)
+            var logger = Logger(label: "test")
+            logger.logLevel = .warning
+            let log = logger
+            async let a = Bootstrap.servingModel(store: store, base: base, dataDirectory: dir, trainIfMissing: true, logger: log)
+            async let b = Bootstrap.servingModel(store: store, base: base, dataDirectory: dir, trainIfMissing: true, logger: log)
+            let (first, second) = try await (a, b)
+            #expect(first.version == second.version)
+            #expect(first.version.range(of: #"^v1-\d{4}-\d{2}-\d{2}T\d{6}Z-[0-9a-f]{6}$"#, options: .regularExpression) != nil, "\(first.version)")
+            #expect(try await store.scalar("SELECT count(*) FROM adapters") == 1)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("adapters").path).count == 1)
+        }
+    }
+}

@@ -41,3 +41,31 @@ public struct DatabaseEndpoint: Sendable {
                                          tls: preferTLS ? .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
     }
 }
+
+extension DatabaseEndpoint {
+    /// Connects once (no pool) and says, in one line an operator can act on, why the database
+    /// cannot be used: the host refuses or does not answer within `limit`, the credentials are
+    /// wrong, the database does not exist. A pool would instead retry for a minute and then
+    /// report its circuit breaker.
+    public func check(limit: Duration = .seconds(10), logger: Logger) async throws(StoreError) {
+        let place = "\(host):\(port)\(database.map { "/\($0)" } ?? "")"
+        do {
+            let configuration = try connectionConfiguration()
+            try await race(limit: limit) {
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 2, logger: logger)
+                try? await connection.close()
+            }
+        } catch is DeadlineExceeded {
+            throw StoreError(.unavailable, "the database at \(place) did not answer within \(limit)")
+        } catch let error as PSQLError {
+            switch error.serverInfo?[.sqlState] {
+            case "3D000"?: throw StoreError(.invalid, "the database \(database ?? "") does not exist on \(host):\(port)", field: "database-url")
+            case "28P01"?, "28000"?: throw StoreError(.invalid, "PostgreSQL at \(host):\(port) refused the user name or password", field: "database-url")
+            case let state?: throw StoreError(.unavailable, "PostgreSQL at \(place) refused the connection (SQLSTATE \(state))")
+            case nil: throw StoreError(.unavailable, "cannot connect to PostgreSQL at \(host):\(port) (\(error.code))")
+            }
+        } catch {
+            throw StoreError(.unavailable, "cannot connect to PostgreSQL at \(host):\(port): \(error)")
+        }
+    }
+}

@@ -22,8 +22,12 @@ struct DatabaseOptions: ParsableArguments {
     /// server at --database-url; its client settings and a description for the banner.
     func server(logger: Logger) async throws -> (EmbeddedPostgres?, DatabaseEndpoint, String) {
         if let databaseURL {
-            do { return (nil, try DatabaseURL.endpoint(databaseURL), "the database at --database-url") } catch {
-                throw CLIFailure(message: error.description)
+            do {
+                let endpoint = try DatabaseURL.endpoint(databaseURL)
+                try await endpoint.check(logger: logger)
+                return (nil, endpoint, "the database at --database-url")
+            } catch {
+                throw CLIFailure(message: error.description, code: error.code == .unavailable ? 1 : 2)
             }
         }
         let embedded: EmbeddedPostgres
@@ -42,7 +46,11 @@ struct DatabaseOptions: ParsableArguments {
         var embedded: EmbeddedPostgres?
         var location = "the database at --database-url"
         if let databaseURL {
-            do { configuration = try DatabaseURL.configuration(databaseURL) } catch { throw CLIFailure(message: error.description) }
+            do {
+                let endpoint = try DatabaseURL.endpoint(databaseURL)
+                try await endpoint.check(logger: logger)
+                configuration = endpoint.clientConfiguration
+            } catch { throw CLIFailure(message: error.description, code: error.code == .unavailable ? 1 : 2) }
         } else {
             do { embedded = try EmbeddedPostgres.start(dataDirectory: dataDirectory, logger: logger) } catch {
                 throw CLIFailure(message: error.description)

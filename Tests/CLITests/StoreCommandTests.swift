@@ -22,6 +22,15 @@ extension CLITests {
                            containing: "does not hold initdb, pg_ctl and postgres")
     }
 
+    @Test func anUnreachableDatabaseIsOneLineAtOnce() throws {
+        // Before: PostgresNIO's pool retried for about a minute, then printed its circuit breaker's type.
+        let start = Date()
+        let r = try run(["users", "token", "ann", "--database-url", "postgres://u:p@127.0.0.1:1/nosuchdb"])
+        #expect(Date().timeIntervalSince(start) < 15)
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr == "error: cannot connect to PostgreSQL at 127.0.0.1:1 (connectionError)\n", "\(r.stderr)")
+    }
+
     @Test func importUsersAndTokensAgainstAnEmbeddedDatabase() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("intentloop-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])

@@ -114,6 +114,11 @@ struct APIRoutes {
             record = try await store.submit(text: text, intent: intent, agentID: agent.id, note: body.note ?? "", propose: body.proposeIntent ?? false,
                                             idempotencyKey: key)
         }
+        guard !record.replayed else {
+            var response = try json(FeedbackJSON(record), status: .ok)
+            response.headers[.idempotentReplayed] = "true"
+            return response
+        }
         metrics.feedback.increment()
         return try json(FeedbackJSON(record), status: .created)
     }

@@ -12,6 +12,8 @@ public struct FeedbackRecord: Sendable, Codable, Equatable {
     public let predictedIntent: String?
     public let note: String
     public let createdAt: Date
+    /// True when this is the verdict stored by an earlier request with the same Idempotency-Key.
+    public internal(set) var replayed = false
 }
 
 extension Store {
@@ -73,7 +75,9 @@ extension Store {
         guard same else {
             throw StoreError(.idempotencyMismatch, "this Idempotency-Key was used for a different verdict; use a new key", field: "Idempotency-Key")
         }
-        return stored
+        var replay = stored
+        replay.replayed = true
+        return replay
     }
 
     /// Checks the intent (proposing it when asked) and inserts the verdict, in one transaction.

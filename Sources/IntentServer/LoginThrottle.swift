@@ -85,14 +85,7 @@ public struct LoginThrottle: Sendable {
     /// The admitted attempt succeeded: the username starts afresh, the address gets its attempt back.
     public mutating func succeeded(_ keys: [Key]) {
         for key in keys {
-            switch key {
-            case .user: entries.removeValue(forKey: key)
-            case .address:
-                guard var entry = entries[key] else { continue }
-                entry.attempts = max(0, entry.attempts - 1)
-                if entry.attempts <= free(key) { entry.blockedUntil = 0 }
-                entries[key] = entry
-            }
+            if case .user = key { entries.removeValue(forKey: key) } else { refund([key]) }
         }
     }
 

@@ -42,26 +42,9 @@ struct DatabaseOptions: ParsableArguments {
     /// Runs `body` with a migrated store whose pool is running; an embedded cluster started here
     /// is stopped afterwards.
     func withStore<T: Sendable>(logger: Logger, _ body: @Sendable (Store, _ location: String) async throws -> T) async throws -> T {
-        let configuration: PostgresClient.Configuration
-        var embedded: EmbeddedPostgres?
-        var location = "the database at --database-url"
-        if let databaseURL {
-            do {
-                let endpoint = try DatabaseURL.endpoint(databaseURL)
-                try await endpoint.check(logger: logger)
-                configuration = endpoint.clientConfiguration
-            } catch { throw CLIFailure(message: error.description, code: error.code == .unavailable ? 1 : 2) }
-        } else {
-            do { embedded = try EmbeddedPostgres.start(dataDirectory: dataDirectory, logger: logger) } catch {
-                throw CLIFailure(message: error.description)
-            }
-            configuration = embedded!.configuration()
-            location = "\(embedded!.displayURL) (embedded, cluster \(embedded!.clusterDirectory.path))"
-        }
+        let (embedded, endpoint, where_) = try await server(logger: logger)
         defer { embedded?.stop() }
-        if let embedded { try await createDatabaseIfMissing(embedded.endpoint(), logger: logger) }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let where_ = location
+        let client = PostgresClient(configuration: endpoint.clientConfiguration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             try? await Task.sleep(for: .milliseconds(20))  // let run() start: queries before it log a warning

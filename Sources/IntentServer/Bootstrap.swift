@@ -37,7 +37,7 @@ public enum Bootstrap {
         guard !examples.isEmpty else { throw StoreError(.invalid, "no production adapter and no training examples to train one: import a dataset first") }
         let labels = Set(examples.map(\.intent)).sorted()
         // Unique even for two servers training in the same second into one data directory.
-        let suffix = (0..<3).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let suffix = (0..<3).map { _ in UInt8.random(in: 0...255) }.hex
         let version = "v1-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "") + "-" + suffix
         let directory = dataDirectory.appendingPathComponent("adapters/\(version)", isDirectory: true)
         logger.info("training the first adapter", metadata: ["train.examples": "\(examples.count)", "train.intents": "\(labels.count)"])

@@ -95,6 +95,6 @@ public struct PredictionService: Sendable {
         }
         hasher.update(data: Data([0, 0]))
         hasher.update(data: Data(metadata.utf8))
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hex
     }
 }

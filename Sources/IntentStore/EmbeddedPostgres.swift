@@ -79,7 +79,7 @@ public final class EmbeddedPostgres: Sendable {
         var cluster = dataDirectory.appendingPathComponent("postgres", isDirectory: true)
         if root && !reachable(cluster.deletingLastPathComponent(), by: "postgres") {
             // e.g. a data directory under /root (mode 700): keep the cluster where postgres can reach it.
-            let tag = SHA256.hash(data: Data(dataDirectory.standardizedFileURL.path.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+            let tag = SHA256.hash(data: Data(dataDirectory.standardizedFileURL.path.utf8)).prefix(6).hex
             cluster = URL(fileURLWithPath: "/var/lib/intentloop/clusters/\(tag)", isDirectory: true)
             logger.info("embedded PostgreSQL cluster kept outside the data directory", metadata: ["store.cluster": "\(cluster.path)"])
         }

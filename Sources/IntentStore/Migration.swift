@@ -13,7 +13,7 @@ public struct Migration: Sendable, Equatable {
         self.version = version
         self.name = name
         self.sql = sql
-        checksum = SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        checksum = SHA256.hash(data: Data(sql.utf8)).hex
     }
 
     /// Every `NNNN_name.sql` in `directory`, by version; versions must be unique.

@@ -54,10 +54,12 @@ let package = Package(
         .target(name: "IntentModel", dependencies: ["IntentKernels", "Tokenization", "CBLAS"], swiftSettings: kernelSettings),
         .target(name: "Training", dependencies: ["IntentModel", "IntentKernels", "IntentData", "Tokenization"], swiftSettings: kernelSettings),
         .target(name: "IntentData", dependencies: [.product(name: "CSV", package: "CSV.swift")], swiftSettings: swiftSettings),
+        // The loop's pure values: cron schedules, job and adapter lifecycles, dataset assembly. No I/O.
+        .target(name: "LoopCore", dependencies: ["IntentData", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(
             name: "IntentStore",
             dependencies: [
-                "IntentData",
+                "IntentData", "LoopCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,7 +70,7 @@ let package = Package(
         .target(
             name: "IntentServer",
             dependencies: [
-                "IntentStore", "IntentModel", "IntentData", "Training", "Tokenization",
+                "IntentStore", "IntentModel", "IntentData", "Training", "Tokenization", "LoopCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -95,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "intentloop",
             dependencies: [
-                "IntentModel", "Tokenization", "IntentData", "Training", "IntentStore", "IntentServer",
+                "IntentModel", "Tokenization", "IntentData", "Training", "IntentStore", "IntentServer", "LoopCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "IntentStoreTests",
             dependencies: [
-                "IntentStore", "IntentData", "IntentTestSupport",
+                "IntentStore", "IntentData", "IntentTestSupport", "LoopCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -126,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "IntentServerTests",
             dependencies: [
-                "IntentServer", "IntentStore", "IntentModel", "IntentData", "Training", "IntentTestSupport",
+                "IntentServer", "IntentStore", "IntentModel", "IntentData", "Training", "IntentTestSupport", "LoopCore",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -136,6 +138,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "IntentDataTests", dependencies: ["IntentData"], swiftSettings: swiftSettings),
+        .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "IntentData"], swiftSettings: swiftSettings),
         .testTarget(name: "IntentKernelsTests", dependencies: ["IntentKernels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenizationTests", dependencies: ["Tokenization"],

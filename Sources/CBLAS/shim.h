@@ -7,3 +7,11 @@
 #else
 #include <cblas.h>
 #endif
+
+#ifdef __linux__
+#include <unistd.h>
+#include <sys/syscall.h>
+// The calling thread's kernel id (Swift cannot call the variadic syscall(2) itself); Linux
+// priorities (nice) are per thread.
+static inline int intentloop_thread_id(void) { return (int)syscall(SYS_gettid); }
+#endif

@@ -1,4 +1,8 @@
+import CBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges, on Dispatch's
 /// worker threads (never Swift's cooperative pool). Work smaller than `grain` items per thread
@@ -22,4 +26,18 @@ public func parallelRanges(_ count: Int, threads: Int, grain: Int = 1, _ body: (
 public struct UnsafeSendableBox<T>: @unchecked Sendable {
     public let value: T
     public init(_ value: T) { self.value = value }
+}
+
+/// Raises the calling thread's nice value to at least `nice` (Linux: priorities are per thread),
+/// so that training beside the server yields the cores to inference. Once lowered, a thread
+/// stays lowered: only training uses Dispatch's worker threads in the server (the predictor has
+/// threads of its own). A no-op for 0 and elsewhere than Linux.
+public func lowerThreadPriority(by nice: Int32) {
+    #if os(Linux)
+    guard nice > 0 else { return }
+    let tid = id_t(intentloop_thread_id())
+    if getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid) < nice {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, nice)
+    }
+    #endif
 }

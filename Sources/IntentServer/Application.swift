@@ -58,8 +58,10 @@ public func buildApplication(
                                         maxQueuedTexts: configuration.maxQueuedTexts)
     APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)
     OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
-    WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy(),
-              logins: LoginGuard(throttle: configuration.loginThrottle, maxConcurrentChecks: configuration.maxConcurrentLogins)).add(to: router)
+    let webRoutes = WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy(),
+                              logins: LoginGuard(throttle: configuration.loginThrottle, maxConcurrentChecks: configuration.maxConcurrentLogins))
+    webRoutes.add(to: router)
+    JobRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
     let own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(store: store, cache: tokens, logger: logger)]
     return Application(
         router: router,

@@ -3,6 +3,7 @@ import IntentData
 import IntentModel
 import IntentStore
 import Logging
+import LoopCore
 import Training
 
 /// Start-up steps of `intentloop serve`: the model to serve (the production adapter from the
@@ -10,8 +11,9 @@ import Training
 public enum Bootstrap {
     /// Loads the production adapter; when there is none and `trainIfMissing`, trains the first one
     /// on the training examples in the database (on a thread of its own) and promotes it.
-    public static func servingModel(store: Store, base: BaseModel, dataDirectory: URL, trainIfMissing: Bool, logger: Logger) async throws -> ServingModel {
-        if let model = try await production(store: store, base: base, logger: logger) { return model }
+    public static func servingModel(store: Store, base: BaseModel, dataDirectory: URL, trainIfMissing: Bool,
+                                    threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) async throws -> ServingModel {
+        if let model = try await production(store: store, base: base, dataDirectory: dataDirectory, logger: logger) { return model }
         guard trainIfMissing else {
             throw StoreError(.invalid, "no production adapter yet: import a dataset (intentloop import FILE) and start with --train-first-adapter, or use --demo")
         }
@@ -19,40 +21,48 @@ public enum Bootstrap {
         // In a race, so that a shutdown while waiting or training is not held up.
         return try await race(limit: nil) {
             try await store.withFirstAdapterLock {
-                if let model = try await production(store: store, base: base, logger: logger) { return model }
-                return try await trainFirst(store: store, base: base, dataDirectory: dataDirectory, logger: logger)
+                if let model = try await production(store: store, base: base, dataDirectory: dataDirectory, logger: logger) { return model }
+                return try await trainFirst(store: store, base: base, threads: threads, logger: logger)
             }
         }
     }
 
-    static func production(store: Store, base: BaseModel, logger: Logger) async throws -> ServingModel? {
-        guard let record = try await store.productionAdapter() else { return nil }
-        let adapter = try Adapter.load(from: URL(fileURLWithPath: record.path), encoder: base.encoder.config)
-        logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(record.version)"])
+    static func production(store: Store, base: BaseModel, dataDirectory: URL, logger: Logger) async throws -> ServingModel? {
+        guard let found = try await store.productionAdapter() else { return nil }
+        let record = try await store.adoptLegacyAdapter(found)
+        let folder = try await adapterCache(dataDirectory).folder(for: record, store: store)
+        let adapter = try Adapter.load(from: folder, encoder: base.encoder.config)
+        logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(record.version)", "intent.adapter.sha256": "\(record.sha256 ?? "")"])
         return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: record.version)
     }
 
-    static func trainFirst(store: Store, base: BaseModel, dataDirectory: URL, logger: Logger) async throws -> ServingModel {
+    /// Where this process keeps verified copies of adapters stored in the database.
+    public static func adapterCache(_ dataDirectory: URL) -> AdapterCache {
+        AdapterCache(directory: dataDirectory.appendingPathComponent("adapters/cache", isDirectory: true))
+    }
+
+    static func trainFirst(store: Store, base: BaseModel, threads: Int, logger: Logger) async throws -> ServingModel {
         let examples = try await store.examples(kind: .training)
         guard !examples.isEmpty else { throw StoreError(.invalid, "no production adapter and no training examples to train one: import a dataset first") }
         let labels = Set(examples.map(\.intent)).sorted()
-        // Unique even for two servers training in the same second into one data directory.
+        // Unique even for two servers training in the same second.
         let suffix = (0..<3).map { _ in UInt8.random(in: 0...255) }.hex
         let version = "v1-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "") + "-" + suffix
-        let directory = dataDirectory.appendingPathComponent("adapters/\(version)", isDirectory: true)
         logger.info("training the first adapter", metadata: ["train.examples": "\(examples.count)", "train.intents": "\(labels.count)"])
-        let report = try await onDedicatedThread(name: "intentloop.train") { () throws -> TrainingReport in
+        let (report, files) = try await onDedicatedThread(name: "intentloop.train") { () throws -> (TrainingReport, [String: Data]) in
             var options = TrainingOptions()
             options.epochs = 5
-            options.threads = ProcessInfo.processInfo.activeProcessorCount
+            options.threads = threads
             let report = try Trainer(base: base, options: options).train(labels: labels, examples: examples)
-            try report.adapter.save(to: directory)
-            return report
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("intentloop-first-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try report.adapter.save(to: folder)
+            return (report, try AdapterContent.read(directory: folder))
         }
-        try await store.promoteNewAdapter(version: version, path: directory.path, labels: labels, metrics: [
-            "training_examples": "\(examples.count)", "examples_per_s": String(format: "%.1f", report.examplesPerSecond),
-            "trained_by": "first start",
-        ], actor: nil)
+        var adapter = NewAdapter(version: version, status: .production, labels: labels, files: files)
+        adapter.metrics = ["training_examples": "\(examples.count)", "examples_per_s": String(format: "%.1f", report.examplesPerSecond), "trained_by": "first start"]
+        adapter.reason = "the first adapter, trained at first start"
+        try await store.storeProductionAdapter(adapter, actor: nil)
         logger.info("first adapter trained", metadata: ["intent.adapter.version": "\(version)", "train.seconds": "\(Int(report.trainingSeconds))"])
         return ServingModel(classifier: try IntentClassifier(base: base, adapter: report.adapter), version: version)
     }

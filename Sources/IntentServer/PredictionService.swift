@@ -1,8 +1,9 @@
 import Crypto
-import Prometheus
 import Foundation
 import IntentModel
 import IntentStore
+import LoopCore
+import Prometheus
 
 /// Predict, then store: the answer goes out only after its rows are committed.
 public struct PredictionService: Sendable {

@@ -1,33 +1,189 @@
+import Crypto
 import Foundation
+import LoopCore
 import PostgresNIO
 
+/// An adapter as the database knows it: lifecycle status, content identity, lineage, metrics.
 public struct AdapterRecord: Sendable, Codable, Equatable {
     public let version: String
-    public let path: String
-    public let status: String
+    public let status: AdapterStatus
+    public let statusReason: String
+    /// SHA-256 (hex) of the manifest: the adapter's identity; nil for an adapter not stored here yet.
+    public let sha256: String?
+    /// File name → SHA-256 (hex) of its content in `adapter_blobs`.
+    public let files: [String: String]
+    public let labels: [String]
+    public let metrics: [String: String]
+    public let dataSummary: [String: Int]
+    /// The production adapter when this one was trained (the DPO reference).
+    public let parentVersion: String?
+    public let jobID: Int64?
+    public let feedbackFrom: Int64?
+    public let feedbackTo: Int64?
+    public let datasetSHA256: String?
+    /// Where an adapter from before adapters lived in PostgreSQL was written (legacy).
+    public let path: String?
+    public let createdAt: Date
+    public let promotedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case version, status, sha256, files, labels, metrics, path
+        case statusReason = "status_reason", dataSummary = "data_summary", parentVersion = "parent_version", jobID = "job_id"
+        case feedbackFrom = "feedback_from", feedbackTo = "feedback_to", datasetSHA256 = "dataset_sha256"
+        case createdAt = "created_at", promotedAt = "promoted_at"
+    }
+}
+
+/// A new adapter to store: its files (PEFT layout), what it learned from, and where it stands.
+public struct NewAdapter: Sendable {
+    public var version: String
+    public var status: AdapterStatus
+    public var labels: [String]
+    public var files: [String: Data]
+    public var metrics: [String: String] = [:]
+    public var dataSummary: [String: Int] = [:]
+    public var parentVersion: String?
+    public var jobID: Int64?
+    public var feedbackRange: ClosedRange<Int64>?
+    public var datasetSHA256: String?
+    public var reason = ""
+
+    public init(version: String, status: AdapterStatus, labels: [String], files: [String: Data]) {
+        self.version = version
+        self.status = status
+        self.labels = labels
+        self.files = files
+    }
+}
+
+/// Content addressing: each file by the SHA-256 of its bytes; the adapter by the SHA-256 of its
+/// manifest ("name sha256\n" per file, names sorted).
+public enum AdapterContent {
+    public static func hash(_ data: Data) -> String { SHA256.hash(data: data).hex }
+
+    public static func manifestHash(_ files: [String: String]) -> String {
+        hash(Data(files.keys.sorted().map { "\($0) \(files[$0]!)\n" }.joined().utf8))
+    }
+
+    /// The files of an adapter folder (plain files only, no sub-folders), by name.
+    public static func read(directory: URL) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() {
+            let url = directory.appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            out[name] = try Data(contentsOf: url)
+        }
+        return out
+    }
 }
 
 extension Store {
-    /// Registers an adapter and makes it the production one (the previous one is retired), audited.
-    public func promoteNewAdapter(version: String, path: String, labels: [String], metrics: [String: String], actor: Int64?) async throws {
-        let labelsJSON = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
-        let metricsJSON = String(decoding: try JSONEncoder().encode(metrics), as: UTF8.self)
-        try await transaction { c in
-            try await c.query("UPDATE adapters SET status = 'retired' WHERE status = 'production'", logger: logger)
-            try await c.query("""
-                INSERT INTO adapters (version, path, status, labels, metrics, promoted_at)
-                VALUES (\(version), \(path), 'production', \(labelsJSON)::jsonb, \(metricsJSON)::jsonb, now())
+    static let adapterColumns = """
+        version, status, status_reason, sha256, files::text, labels::text, metrics::text, data_summary::text, parent_version, job_id,
+        feedback_from, feedback_to, dataset_sha256, path, created_at, promoted_at
+        """
+
+    /// Stores an adapter's files (each once, by hash) and its row, inside the caller's
+    /// transaction; a row still in `training` (same version) is completed. A production adapter
+    /// retires the previous one.
+    public func storeAdapter(_ adapter: NewAdapter, actor: Int64?, on connection: PostgresConnection) async throws {
+        var hashes: [String: String] = [:]
+        for (name, data) in adapter.files {
+            let digest = AdapterContent.hash(data)
+            hashes[name] = digest
+            _ = try await connection.query("""
+                INSERT INTO adapter_blobs (sha256, content) VALUES (\(Data(hexString: digest)), \(data)) ON CONFLICT (sha256) DO NOTHING
                 """, logger: logger)
-            try await audit(actor: actor, action: "adapter.promote", subject: version, details: metrics, on: c)
+        }
+        // A row in `training` has no files yet; its identity is set when it becomes a candidate.
+        let manifest: String? = hashes.isEmpty ? nil : AdapterContent.manifestHash(hashes)
+        if adapter.status == .production {
+            _ = try await connection.query("""
+                UPDATE adapters SET status = 'retired', status_reason = \("replaced by " + adapter.version), updated_at = now()
+                WHERE status = 'production'
+                """, logger: logger)
+        }
+        _ = try await connection.query("""
+            INSERT INTO adapters (version, status, status_reason, labels, metrics, sha256, files, parent_version, job_id, feedback_from,
+                                  feedback_to, dataset_sha256, data_summary, promoted_at)
+            VALUES (\(adapter.version), \(adapter.status.rawValue), \(adapter.reason), \(try jsonText(adapter.labels))::jsonb,
+                    \(try jsonText(adapter.metrics))::jsonb, \(manifest.map { Data(hexString: $0) }), \(try jsonText(hashes))::jsonb,
+                    \(adapter.parentVersion), \(adapter.jobID), \(adapter.feedbackRange?.lowerBound), \(adapter.feedbackRange?.upperBound),
+                    \(adapter.datasetSHA256), \(try jsonText(adapter.dataSummary))::jsonb,
+                    CASE WHEN \(adapter.status.rawValue) = 'production' THEN now() END)
+            ON CONFLICT (version) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason, metrics = EXCLUDED.metrics,
+                sha256 = EXCLUDED.sha256, files = EXCLUDED.files, updated_at = now()
+            WHERE adapters.status = 'training'
+            """, logger: logger)
+        try await audit(actor: actor, action: "adapter.store", subject: adapter.version,
+                        details: ["status": adapter.status.rawValue, "sha256": manifest ?? ""], on: connection)
+    }
+
+    /// Stores a first adapter straight into production (the first start), audited.
+    public func storeProductionAdapter(_ adapter: NewAdapter, actor: Int64?) async throws {
+        try await transaction(limit: nil) { c in try await self.storeAdapter(adapter, actor: actor, on: c) }
+    }
+
+    /// Moves an adapter along its lifecycle (`AdapterStatus.refusal` decides), with the reason.
+    public func setAdapterStatus(_ version: String, to next: AdapterStatus, reason: String, actor: Int64?) async throws {
+        try await transaction { c in
+            let rows = try await c.query("SELECT status FROM adapters WHERE version = \(version) FOR UPDATE", logger: self.logger)
+            var current: AdapterStatus?
+            for try await s in rows.decode(String.self) { current = AdapterStatus(rawValue: s) }
+            guard let current else { throw StoreError(.notFound, "no adapter \(version)", field: "version") }
+            if let refusal = current.refusal(to: next) { throw StoreError(.conflict, refusal, field: "version") }
+            _ = try await c.query("""
+                UPDATE adapters SET status = \(next.rawValue), status_reason = \(reason), updated_at = now() WHERE version = \(version)
+                """, logger: self.logger)
+            try await self.audit(actor: actor, action: "adapter.\(next.rawValue)", subject: version, details: ["reason": reason], on: c)
         }
     }
 
     public func productionAdapter() async throws -> AdapterRecord? {
-        let rows = try await self.query("SELECT version, path, status FROM adapters WHERE status = 'production'")
-        for try await (version, path, status) in rows.decode((String, String, String).self) {
-            return AdapterRecord(version: version, path: path, status: status)
-        }
+        try await Self.decodeAdapters(try await query("SELECT \(unescaped: Self.adapterColumns) FROM adapters WHERE status = 'production'")).first
+    }
+
+    public func adapter(version: String) async throws -> AdapterRecord? {
+        try await Self.decodeAdapters(try await query("SELECT \(unescaped: Self.adapterColumns) FROM adapters WHERE version = \(version)")).first
+    }
+
+    /// Every adapter, newest first.
+    public func adapters() async throws -> [AdapterRecord] {
+        try await Self.decodeAdapters(try await query("SELECT \(unescaped: Self.adapterColumns) FROM adapters ORDER BY created_at DESC, id DESC"))
+    }
+
+    /// The stored bytes of one file, by its SHA-256 (hex).
+    public func adapterBlob(_ sha256: String) async throws -> Data? {
+        let rows = try await query("SELECT content FROM adapter_blobs WHERE sha256 = \(Data(hexString: sha256))")
+        for try await bytes in rows.decode(ByteBuffer.self) { return Data(buffer: bytes) }
         return nil
+    }
+
+    /// An adapter from before this store (a row with only a local path): its files are read from
+    /// that folder and stored here, once, so that other machines can load it.
+    public func adoptLegacyAdapter(_ record: AdapterRecord) async throws -> AdapterRecord {
+        guard record.sha256 == nil, let path = record.path else { return record }
+        let files = try AdapterContent.read(directory: URL(fileURLWithPath: path))
+        guard files["adapter_model.safetensors"] != nil else {
+            throw StoreError(.invalid, "adapter \(record.version) is not in the database and its folder \(path) has no adapter_model.safetensors")
+        }
+        try await transaction(limit: nil) { c in
+            var hashes: [String: String] = [:]
+            for (name, data) in files {
+                let digest = AdapterContent.hash(data)
+                hashes[name] = digest
+                _ = try await c.query("""
+                    INSERT INTO adapter_blobs (sha256, content) VALUES (\(Data(hexString: digest)), \(data)) ON CONFLICT (sha256) DO NOTHING
+                    """, logger: self.logger)
+            }
+            _ = try await c.query("""
+                UPDATE adapters SET files = \(try jsonText(hashes))::jsonb, sha256 = \(Data(hexString: AdapterContent.manifestHash(hashes))),
+                    updated_at = now()
+                WHERE version = \(record.version) AND sha256 IS NULL
+                """, logger: self.logger)
+        }
+        return try await adapter(version: record.version) ?? record
     }
 
     /// pg_advisory_lock key for training the first adapter: "ILadaptr" in ASCII.
@@ -53,5 +209,38 @@ extension Store {
                 throw error
             }
         }
+    }
+
+    static func decodeAdapters(_ rows: PostgresRowSequence) async throws -> [AdapterRecord] {
+        var out: [AdapterRecord] = []
+        let decoder = JSONDecoder()
+        func json<T: Decodable>(_ text: String, _ type: T.Type) -> T? { try? decoder.decode(type, from: Data(text.utf8)) }
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            out.append(AdapterRecord(
+                version: try r[0].decode(String.self), status: AdapterStatus(rawValue: try r[1].decode(String.self)) ?? .failed,
+                statusReason: try r[2].decode(String.self), sha256: try r[3].decode(ByteBuffer?.self).map { Data(buffer: $0).hex },
+                files: json(try r[4].decode(String.self), [String: String].self) ?? [:],
+                labels: json(try r[5].decode(String.self), [String].self) ?? [],
+                metrics: json(try r[6].decode(String.self), [String: String].self) ?? [:],
+                dataSummary: json(try r[7].decode(String.self), [String: Int].self) ?? [:],
+                parentVersion: try r[8].decode(String?.self), jobID: try r[9].decode(Int64?.self), feedbackFrom: try r[10].decode(Int64?.self),
+                feedbackTo: try r[11].decode(Int64?.self), datasetSHA256: try r[12].decode(String?.self), path: try r[13].decode(String?.self),
+                createdAt: try r[14].decode(Date.self), promotedAt: try r[15].decode(Date?.self)))
+        }
+        return out
+    }
+}
+
+extension Data {
+    /// Bytes from lower- or upper-case hexadecimal (a digest); empty for anything else.
+    init(hexString: String) {
+        var bytes: [UInt8] = []
+        var iterator = hexString.utf8.makeIterator()
+        while let high = iterator.next(), let low = iterator.next() {
+            guard let h = UInt8(String(UnicodeScalar(high)), radix: 16), let l = UInt8(String(UnicodeScalar(low)), radix: 16) else { self.init(); return }
+            bytes.append(h << 4 | l)
+        }
+        self.init(bytes)
     }
 }

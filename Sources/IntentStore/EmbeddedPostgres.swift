@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import LoopCore
 import Synchronization
 
 /// A private PostgreSQL cluster run from the system's binaries: `initdb` into the data directory

@@ -115,6 +115,7 @@ extension Store {
         switch try await intentStatus(intent, on: connection) {
         case .active?, .proposed?: return
         case .rejected?: throw StoreError(.invalid, "intent '\(intent.prefix(100))' was rejected by an admin", field: "intent")
+        case .retired?: throw StoreError(.invalid, "intent '\(intent.prefix(100))' was retired by an admin", field: "intent")
         case nil:
             guard propose else { throw StoreError(.invalid, "unknown intent '\(intent.prefix(100))'", field: "intent") }
             try await proposeIntent(intent, by: agentID, on: connection)

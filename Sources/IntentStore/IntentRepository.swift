@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 
 public struct IntentRecord: Sendable, Equatable, Codable {
-    public enum Status: String, Sendable, Codable { case active, proposed, rejected }
+    public enum Status: String, Sendable, Codable { case active, proposed, rejected, retired }
     public let name: String
     public let status: Status
     public let description: String

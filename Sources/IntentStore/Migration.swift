@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import LoopCore
 
 /// One schema migration file, `NNNN_name.sql`: applied once, in version order, in a transaction.
 /// Its SHA-256 is recorded when applied; a changed applied file stops the server from starting.

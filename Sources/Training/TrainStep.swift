@@ -50,6 +50,7 @@ extension Trainer {
             let out = UnsafeSendableBox(lossBuffer.baseAddress!)
             parallelRanges(workers, threads: workers) { range in
                 for w in range {
+                    lowerThreadPriority(by: options.niceness)
                     let share = Array(items[cuts[w]..<cuts[w + 1]])
                     guard !share.isEmpty else { models[w].grads.zero(); continue }
                     out.value[w] = trainStep(model: models[w], items: share, classWeights: classWeights, ceTotal: ceTotal, pairTotal: pairTotal)
@@ -112,12 +113,25 @@ extension Trainer {
     /// with mini-batch AdamW on cross-entropy.
     func fitHeadOnFrozenEmbeddings(params: AdapterParameters, labelled: [(tokens: [Int32], label: Int32)]) {
         let o = options, c = params.encoder.hiddenSize, k = params.classes, n = labelled.count
-        let encoder = base.encoder, ws = EncoderWorkspace()
+        let encoder = base.encoder
         var features = [Float](repeating: 0, count: n * c)
-        for start in stride(from: 0, to: n, by: 64) {
-            let chunk = labelled[start..<min(start + 64, n)]
-            let pooled = encoder.embed(TokenBatch(sequences: chunk.map(\.tokens)), pooling: o.pooling, normalize: false, workspace: ws)
-            features.replaceSubrange((start * c)..<((start + chunk.count) * c), with: pooled)
+        // Frozen embeddings, data parallel like the training steps (BLAS stays as the process set it).
+        let chunks = Array(stride(from: 0, to: n, by: 64))
+        let workers = max(1, min(o.threads, chunks.count))
+        features.withUnsafeMutableBufferPointer { out in
+            let target = UnsafeSendableBox(out.baseAddress!)
+            parallelRanges(workers, threads: workers) { range in
+                for w in range {
+                    lowerThreadPriority(by: o.niceness)
+                    let ws = EncoderWorkspace()
+                    for i in stride(from: w, to: chunks.count, by: workers) {
+                        let start = chunks[i]
+                        let chunk = labelled[start..<min(start + 64, n)]
+                        let pooled = encoder.embed(TokenBatch(sequences: chunk.map(\.tokens)), pooling: o.pooling, normalize: false, workspace: ws)
+                        pooled.withUnsafeBufferPointer { (target.value + start * c).update(from: $0.baseAddress!, count: pooled.count) }
+                    }
+                }
+            }
         }
         let labels = labelled.map(\.label)
         let grads = FloatBuffer(count: params.buffer.count)

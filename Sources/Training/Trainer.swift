@@ -49,7 +49,8 @@ public final class Trainer {
 
     public func train(
         labels: [String], examples: [LabelledExample], pairs: [PreferencePair] = [], validation: [LabelledExample] = [],
-        initial: Adapter? = nil, reference: Adapter? = nil, progress: ((TrainingProgress) -> Void)? = nil
+        initial: Adapter? = nil, reference: Adapter? = nil, progress: ((TrainingProgress) -> Void)? = nil,
+        shouldStop: (() -> String?)? = nil
     ) throws(TrainingError) -> TrainingReport {
         let o = options
         guard !labels.isEmpty else { throw TrainingError("no intents to train") }
@@ -86,7 +87,8 @@ public final class Trainer {
         func adapter(_ p: AdapterParameters, _ info: [String: String] = [:]) -> Adapter {
             Adapter(parameters: p, labels: labels, pooling: o.pooling, info: info)
         }
-        setBLASThreads(o.threads)
+        // BLAS threads are the process's to set (the server runs single-threaded BLAS under its
+        // predictor; a training job beside it must not change that): the trainer never sets them.
 
         // 1. Linear probe on frozen embeddings.
         var probeSeconds = 0.0
@@ -100,15 +102,22 @@ public final class Trainer {
         var items: [Item] = []
         if o.ceWeight > 0 { items += labelled.map { .labelled(tokens: $0.tokens, label: $0.label) } }
         if !pairIDs.isEmpty {
-            let refModel = LoRAModel(base: base.encoder.weights, params: (reference ?? initial)?.parameters ?? params,
+            // The reference may have another label set (an intent added or removed since): its
+            // margin is read by intent name, and is 0 where it lacks either intent.
+            let referenceAdapter = reference ?? initial
+            let refModel = LoRAModel(base: base.encoder.weights, params: referenceAdapter?.parameters ?? params,
                                      pooling: o.pooling, seed: o.seed, threads: o.threads)
-            let k = labels.count
+            let refLabels = referenceAdapter?.labels ?? labels
+            let refIndex = Dictionary(uniqueKeysWithValues: refLabels.enumerated().map { ($1, $0) })
+            let k = refLabels.count
             for start in stride(from: 0, to: pairIDs.count, by: 64) {
+                try stopIfAsked(shouldStop)
                 let chunk = pairIDs[start..<min(start + 64, pairIDs.count)]
                 let logits = refModel.forward(TokenBatch(sequences: chunk.map(\.tokens)), training: false)
                 for (r, p) in chunk.enumerated() {
-                    items.append(.pair(tokens: p.tokens, chosen: p.chosen, rejected: p.rejected,
-                                       refMargin: logits[r * k + Int(p.chosen)] - logits[r * k + Int(p.rejected)]))
+                    var margin: Float = 0
+                    if let w = refIndex[labels[Int(p.chosen)]], let l = refIndex[labels[Int(p.rejected)]] { margin = logits[r * k + w] - logits[r * k + l] }
+                    items.append(.pair(tokens: p.tokens, chosen: p.chosen, rejected: p.rejected, refMargin: margin))
                 }
             }
         }
@@ -154,9 +163,8 @@ public final class Trainer {
             for batchStart in stride(from: 0, to: order.count, by: o.batchSize) {
                 let batchItems = order[batchStart..<min(batchStart + o.batchSize, order.count)].map { items[$0] }
                 step += 1
-                setBLASThreads(1)
+                try stopIfAsked(shouldStop)
                 let loss = parallelStep(models: models, items: batchItems, classWeights: classWeights)
-                setBLASThreads(o.threads)
                 guard loss.isFinite else {
                     throw TrainingError("non-finite loss at epoch \(epoch), step \(step); kept the state of the last finished epoch", lastGood: lastGood)
                 }
@@ -205,6 +213,11 @@ public final class Trainer {
                               trainingSeconds: trainingSeconds, examplesPerSecond: Double(processed) / max(trainingSeconds, 1e-9),
                               bestEpoch: best?.epoch ?? history.count)
     }
+}
+
+/// Throws when the caller asked training to stop (a cancelled job, a lost lease), with its reason.
+func stopIfAsked(_ shouldStop: (() -> String?)?) throws(TrainingError) {
+    if let reason = shouldStop?() { throw TrainingError(reason, stopped: true) }
 }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

@@ -2,7 +2,9 @@ import IntentModel
 
 /// The training recipe. Defaults are the measured best (ops/bench/results/train.md).
 public struct TrainingOptions: Sendable {
-    public var lora = LoRAConfig()
+    /// All six projections: the benchmarks' choice (ops/bench/results/train.md), about a point
+    /// above query + value on an unseen intent dataset.
+    public var lora = LoRAConfig(targets: TensorNames.Projection.allCases)
     public var epochs = 3
     public var learningRate: Float = 2e-3
     public var batchSize = 32
@@ -30,7 +32,10 @@ public struct TrainingOptions: Sendable {
     public var probeLearningRate: Float = 5e-3
     /// Early stopping: epochs without validation improvement before stopping (needs a validation set).
     public var patience = 2
+    /// Data-parallel training workers, each running single-threaded BLAS (set by the process).
     public var threads = 2
+    /// Nice value added to the training threads (0: unchanged); a job beside the server uses 10.
+    public var niceness: Int32 = 0
     public var pooling = Pooling.mean
 
     public init() {}
@@ -53,9 +58,12 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// The adapter as it was at the last finished epoch, when training had started.
     public let lastGood: Adapter?
-    public init(_ message: String, lastGood: Adapter? = nil) {
+    /// Training stopped because `shouldStop` asked it to (not a failure of the data or the numbers).
+    public let stopped: Bool
+    public init(_ message: String, lastGood: Adapter? = nil, stopped: Bool = false) {
         self.message = message
         self.lastGood = lastGood
+        self.stopped = stopped
     }
     public var description: String { message }
 }

@@ -20,7 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Option(name: [.customLong("base-model"), .customLong("model")], help: "Base model directory. Default: the cached all-MiniLM-L6-v2.")
     var baseModel: String?
-    @Option(help: "OpenBLAS threads for training the first adapter (default: all cores).") var threads: Int?
+    @Option(help: "Threads for training the first adapter (default: all cores).") var threads: Int?
     @Option(help: "Inference threads, each with single-threaded BLAS (default: one per core).") var workers: Int?
     @Option(help: "Most texts per forward pass of the batching predictor.") var maxBatch = 32
     @Option(help: "Milliseconds the first request of a batch waits for more (0: take what is queued; batches grow while the model is busy).") var maxWaitMs = 0
@@ -30,6 +30,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds a database query (waiting for a connection included) may take before the request is answered 503.")
     var databaseTimeoutMs = 5000
     @Flag(help: "Log every request.") var verbose = false
+    @Flag(help: "Do not run training jobs in this process (run `intentloop worker` elsewhere).") var noWorker = false
+    @Flag(help: "Do not queue scheduled training from this process.") var noScheduler = false
+    @OptionGroup(title: "Training jobs") var jobs: WorkerOptions
+    @OptionGroup(title: "Schedule") var scheduleOptions: ScheduleOptions
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1–65535") }
@@ -42,7 +46,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = commandLogger("intentloop.serve", verbose: verbose)
-        setBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        // Single-threaded BLAS for the whole process: the predictor runs one inference thread per
+        // core and training runs data parallel, each thread with its own single-threaded BLAS.
+        setBLASThreads(1)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let workerSettings = jobs.settings(defaultThreads: max(1, cores / 2)), runWorker = !noWorker, runScheduler = !noScheduler
+        let scheduleSettings = try scheduleOptions.settings()
+        let firstThreads = threads ?? cores
         let base: BaseModel
         do { base = try BaseModel.load(baseModel.map { URL(fileURLWithPath: $0) } ?? ModelCache.defaultBaseModel) } catch {
             throw CLIFailure(message: error.description)
@@ -94,10 +104,16 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let model: ServingModel
             do {
-                model = try await Bootstrap.servingModel(store: store, base: base, dataDirectory: dataDirectory, trainIfMissing: trainFirst, logger: logger)
+                model = try await Bootstrap.servingModel(store: store, base: base, dataDirectory: dataDirectory, trainIfMissing: trainFirst,
+                                                         threads: firstThreads, logger: logger)
             } catch let error as StoreError { throw CLIFailure(message: error.description) }
-            setBLASThreads(1)  // the predictor's workers run single-threaded BLAS, one per core
-            let app = try await buildApplication(configuration: config, store: store, model: model, metrics: metrics, logger: logger)
+            // The loop's services run beside the HTTP server, started once the database is migrated.
+            var loop: [any Service] = []
+            if runWorker {
+                loop.append(JobWorker(store: store, base: base, cache: Bootstrap.adapterCache(dataDirectory), settings: workerSettings, logger: logger))
+            }
+            if runScheduler { loop.append(RetrainingScheduler(store: store, settings: scheduleSettings, logger: logger)) }
+            let app = try await buildApplication(configuration: config, store: store, model: model, metrics: metrics, services: loop, logger: logger)
             var banner = "IntentLoop is serving \(model.version) at http://\(config.host):\(config.port)/\n  database: \(location)"
             if let c = credentials {
                 banner += """

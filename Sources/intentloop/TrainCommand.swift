@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IntentKernels
 import IntentData
 import IntentModel
 import Training
@@ -84,6 +85,9 @@ struct TrainCommand: ParsableCommand {
         guard unknownVal.isEmpty else {
             throw CLIFailure(message: "\(val!): intents not in the training labels: \(unknownVal.sorted().prefix(10).joined(separator: ", "))")
         }
+        // The trainer's data-parallel workers (one per --threads) each run single-threaded BLAS;
+        // the process sets that once, the trainer never switches it.
+        setBLASThreads(1)
         let bar = ProgressReporter()
         let report: TrainingReport
         do {

@@ -1,0 +1,72 @@
+import LoopCore
+import Testing
+
+@Suite struct JobLifecycleTests {
+    static func s(_ status: JobStatus, _ attempts: Int, max: Int = 3, cancel: Bool = false) -> JobState {
+        JobState(status: status, attempts: attempts, maxAttempts: max, cancelRequested: cancel)
+    }
+
+    // (from, event, resulting status or nil when refused, attempts after, delay seconds)
+    static let table: [(JobState, JobEvent, JobStatus?, Int, Int)] = [
+        (s(.queued, 0), .claimed, .running, 1, 0),
+        (s(.queued, 0, cancel: true), .claimed, nil, 0, 0),
+        (s(.running, 1), .claimed, nil, 1, 0),
+        (s(.running, 1), .succeeded, .succeeded, 1, 0),
+        (s(.queued, 0), .succeeded, nil, 0, 0),
+        (s(.running, 1), .failed("db away", retryable: true), .queued, 1, 30),
+        (s(.running, 2), .failed("db away", retryable: true), .queued, 2, 60),
+        (s(.running, 3), .failed("db away", retryable: true), .failed, 3, 0),
+        (s(.running, 1), .failed("no data", retryable: false), .failed, 1, 0),
+        (s(.running, 1), .leaseExpired, .queued, 1, 0),
+        (s(.running, 3), .leaseExpired, .failed, 3, 0),
+        (s(.running, 1, cancel: true), .leaseExpired, .cancelled, 1, 0),
+        (s(.queued, 0), .leaseExpired, nil, 0, 0),
+        (s(.queued, 0), .cancelRequested, .cancelled, 0, 0),
+        (s(.running, 1), .cancelRequested, .running, 1, 0),
+        (s(.running, 1, cancel: true), .cancelRequested, nil, 1, 0),
+        (s(.running, 1, cancel: true), .cancelAcknowledged, .cancelled, 1, 0),
+        (s(.succeeded, 1), .cancelRequested, nil, 1, 0),
+        (s(.skipped, 0), .cancelRequested, nil, 0, 0),
+        (s(.failed, 3), .claimed, nil, 3, 0),
+        (s(.cancelled, 0), .claimed, nil, 0, 0),
+    ]
+
+    @Test(arguments: table)
+    func transition(from: JobState, event: JobEvent, to: JobStatus?, attempts: Int, delay: Int) {
+        switch from.apply(event) {
+        case .move(let next, let reason, let retryAfter):
+            #expect(next.status == to)
+            #expect(next.attempts == attempts)
+            #expect(retryAfter == delay)
+            #expect(!reason.isEmpty)
+        case .refuse(let why):
+            #expect(to == nil, "refused: \(why)")
+            #expect(!why.isEmpty)
+        }
+    }
+
+    @Test func backoffDoublesAndIsCapped() {
+        #expect((1...8).map(JobState.backoffSeconds(afterAttempt:)) == [30, 60, 120, 240, 480, 600, 600, 600])
+    }
+
+    @Test func finishedStatesAreFinal() {
+        for status in JobStatus.allCases where status.isFinished {
+            for event in [JobEvent.claimed, .succeeded, .leaseExpired, .cancelAcknowledged, .failed("x", retryable: true)] {
+                if case .move = s(status, 1).apply(event) { Issue.record("\(status) moved on \(event)") }
+            }
+        }
+    }
+
+    @Test func adapterLifecycle() {
+        let allowed: [(AdapterStatus, AdapterStatus)] = [
+            (.training, .candidate), (.training, .failed), (.candidate, .shadow), (.candidate, .rejected), (.candidate, .production),
+            (.shadow, .production), (.shadow, .rejected), (.production, .retired), (.retired, .production),
+        ]
+        for from in AdapterStatus.allCases {
+            for to in AdapterStatus.allCases {
+                let ok = allowed.contains { $0 == (from, to) }
+                #expect((from.refusal(to: to) == nil) == ok, "\(from) → \(to)")
+            }
+        }
+    }
+}

@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "IntentServer",
             dependencies: [
-                "IntentStore", "IntentModel", "IntentData", "Training", "Tokenization", "LoopCore",
+                "IntentStore", "IntentModel", "IntentData", "Training", "Tokenization", "LoopCore", "IntentKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -85,14 +85,18 @@ public struct JobWorker: Service {
     }
 
     func execute(_ job: ClaimedJob) async {
-        var jobLogger = logger
-        jobLogger[metadataKey: "job.id"] = "\(job.id)"
+        let jobLogger = {
+            var l = logger
+            l[metadataKey: "job.id"] = "\(job.id)"
+            return l
+        }()
         jobLogger.info("job started", metadata: ["job.kind": "\(job.kind)", "job.attempt": "\(job.attempt)"])
         let control = JobControl()
         let outcome: Outcome = await withTaskGroup(of: Void.self) { group in
             group.addTask { await heartbeats(job, control, jobLogger) }
+            let training = TrainingJob(store: store, base: base, cache: cache, settings: settings, logger: jobLogger)
             let outcome = await withTaskCancellationHandler {
-                await TrainingJob(store: store, base: base, cache: cache, settings: settings, logger: jobLogger).run(job, control)
+                await training.run(job, control)
             } onCancel: {
                 control.request(.shutdown)
             }
@@ -101,8 +105,7 @@ public struct JobWorker: Service {
             return outcome
         }
         // Finished outside the (possibly cancelled) task: a shutdown still records the outcome.
-        let store = store, worker = settings.name
-        let finishing = Task { () -> Bool in
+        let finishing = Task { [store, worker = settings.name] () -> Bool in
             switch outcome {
             case .succeeded(let result, let adapter):
                 return try await store.finishJob(job, worker: worker, event: .succeeded, result: result) { c in

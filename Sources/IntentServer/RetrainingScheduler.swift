@@ -33,8 +33,8 @@ public struct RetrainingScheduler: Service {
 
     public func run() async throws {
         logger.info("scheduler started", metadata: ["schedule": "\(settings.cron)", "schedule.minimum_new_feedback": "\(settings.minimumNewFeedback)"])
-        var cursor = now().addingTimeInterval(-settings.catchUp)
         try? await cancelWhenGracefulShutdown {
+            var cursor = now().addingTimeInterval(-settings.catchUp)
             while !Task.isCancelled {
                 let t = now()
                 do {

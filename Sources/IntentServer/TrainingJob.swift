@@ -1,5 +1,6 @@
 import Foundation
 import IntentData
+import IntentKernels
 import IntentModel
 import IntentStore
 import Logging
@@ -51,10 +52,10 @@ struct TrainingJob {
                           retryable: false)
         }
         let production = try await store.productionAdapter()
-        var reference: Adapter?
+        var parent: Adapter?
         if let production {
             let folder = try await cache.folder(for: try await store.adoptLegacyAdapter(production), store: store)
-            do { reference = try Adapter.load(from: folder, encoder: base.encoder.config) } catch {
+            do { parent = try Adapter.load(from: folder, encoder: base.encoder.config) } catch {
                 throw Failure(message: "the production adapter \(production.version) cannot be loaded: \(error)", retryable: false)
             }
         }
@@ -74,7 +75,7 @@ struct TrainingJob {
         ])
 
         control.setProgress(JobProgress(phase: "training"))
-        let options = settings.training, base = base
+        let options = settings.training, base = base, reference = parent
         let trained = try await onDedicatedThread(name: "intentloop.job") { () throws -> (metrics: [String: String], files: [String: Data]) in
             lowerThreadPriority(by: options.niceness)
             let report = try Trainer(base: base, options: options).train(

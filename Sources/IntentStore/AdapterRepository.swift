@@ -156,7 +156,7 @@ extension Store {
     /// The stored bytes of one file, by its SHA-256 (hex).
     public func adapterBlob(_ sha256: String) async throws -> Data? {
         let rows = try await query("SELECT content FROM adapter_blobs WHERE sha256 = \(Data(hexString: sha256))")
-        for try await bytes in rows.decode(ByteBuffer.self) { return Data(buffer: bytes) }
+        for try await bytes in rows.decode(Data.self) { return bytes }
         return nil
     }
 
@@ -219,7 +219,7 @@ extension Store {
             let r = row.makeRandomAccess()
             out.append(AdapterRecord(
                 version: try r[0].decode(String.self), status: AdapterStatus(rawValue: try r[1].decode(String.self)) ?? .failed,
-                statusReason: try r[2].decode(String.self), sha256: try r[3].decode(ByteBuffer?.self).map { Data(buffer: $0).hex },
+                statusReason: try r[2].decode(String.self), sha256: try r[3].decode(Data?.self).map(\.hex),
                 files: json(try r[4].decode(String.self), [String: String].self) ?? [:],
                 labels: json(try r[5].decode(String.self), [String].self) ?? [],
                 metrics: json(try r[6].decode(String.self), [String: String].self) ?? [:],

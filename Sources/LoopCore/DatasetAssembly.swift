@@ -44,6 +44,11 @@ public struct DatasetSnapshot: Sendable {
 public struct AssembledDataset: Sendable {
     public struct Pair: Sendable, Hashable, Comparable {
         public var text: String, chosen: String, rejected: String
+        public init(text: String, chosen: String, rejected: String) {
+            self.text = text
+            self.chosen = chosen
+            self.rejected = rejected
+        }
         public static func < (a: Pair, b: Pair) -> Bool { (a.text, a.chosen, a.rejected) < (b.text, b.chosen, b.rejected) }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IntentServer
 import IntentStore
+import LoopCore
 
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,6 +6,7 @@ import IntentServer
 import IntentStore
 import PostgresNIO
 import ServiceLifecycle
+import Training
 import UnixSignals
 
 struct WorkerCommand: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IntentServer
 import LoopCore
+import Training
 
 /// How the embedded (serve) or stand-alone (worker) job worker trains.
 struct WorkerOptions: ParsableArguments {

@@ -52,7 +52,7 @@ import Testing
     @Test func finishedStatesAreFinal() {
         for status in JobStatus.allCases where status.isFinished {
             for event in [JobEvent.claimed, .succeeded, .leaseExpired, .cancelAcknowledged, .failed("x", retryable: true)] {
-                if case .move = s(status, 1).apply(event) { Issue.record("\(status) moved on \(event)") }
+                if case .move = Self.s(status, 1).apply(event) { Issue.record("\(status) moved on \(event)") }
             }
         }
     }

@@ -61,3 +61,11 @@ func commandLogger(_ label: String, verbose: Bool = false) -> Logger {
     logger.logLevel = verbose ? .debug : .info
     return logger
 }
+
+/// For short commands whose output is their answer (jobs, models): warnings and errors only, so
+/// that a refusal stays the one line the CLI contract promises.
+func quietLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = .warning
+    return logger
+}

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import IntentStore
+import PostgresNIO
 
 @main
 struct IntentLoop: AsyncParsableCommand {
@@ -22,6 +24,13 @@ struct IntentLoop: AsyncParsableCommand {
         } catch let error as CLIFailure {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             Foundation.exit(error.code)
+        } catch let error as StoreError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            Foundation.exit(error.code == .unavailable ? 1 : 2)
+        } catch let error as PSQLError {
+            // PostgresNIO's description hides the server's message; the message itself is safe to show.
+            FileHandle.standardError.write(Data("error: database: \(error.serverInfo?[.message] ?? "\(error.code)")\n".utf8))
+            Foundation.exit(1)
         } catch {
             let code = exitCode(for: error)
             if code == .success || code == .failure && isCleanExit(error) { exit(withError: error) }

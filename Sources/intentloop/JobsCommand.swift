@@ -18,7 +18,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let limit = limit
-            let jobs = try await database.withStore(logger: commandLogger("intentloop.jobs")) { store, _ in try await store.jobs(limit: limit) }
+            let jobs = try await database.withStore(logger: quietLogger("intentloop.jobs")) { store, _ in try await store.jobs(limit: limit) }
             if json { return printJSON(["jobs": jobs]) }
             print("id\tstatus\ttrigger\tattempts\tcreated\tphase\tnote")
             for j in jobs {
@@ -47,7 +47,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Flag(help: "One JSON document.") var json = false
 
         func run() async throws {
-            let (id, created) = try await database.withStore(logger: commandLogger("intentloop.jobs")) { store, _ in
+            let (id, created) = try await database.withStore(logger: quietLogger("intentloop.jobs")) { store, _ in
                 try await store.enqueueJob(kind: "train", trigger: "manual", payload: ["requested_from": "cli"])
             }
             if json { return printJSON(["id": "\(id)", "created": "\(created)"]) }
@@ -67,7 +67,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id, deadline = ContinuousClock.now + .seconds(timeout), json = json
-            let job = try await database.withStore(logger: commandLogger("intentloop.jobs")) { store, _ -> JobRecord in
+            let job = try await database.withStore(logger: quietLogger("intentloop.jobs")) { store, _ -> JobRecord in
                 var lastPhase = ""
                 while true {
                     guard let job = try await store.job(id) else { throw CLIFailure(message: "no job \(id)") }
@@ -97,7 +97,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            let job = try await database.withStore(logger: commandLogger("intentloop.jobs")) { store, _ -> JobRecord in
+            let job = try await database.withStore(logger: quietLogger("intentloop.jobs")) { store, _ -> JobRecord in
                 do { return try await store.cancelJob(id, actor: nil) } catch let error as StoreError where error.code != .unavailable {
                     throw CLIFailure(message: error.description)
                 }
@@ -108,7 +108,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     static func existing(_ id: Int64, _ database: DatabaseOptions) async throws -> JobRecord {
-        try await database.withStore(logger: commandLogger("intentloop.jobs")) { store, _ in
+        try await database.withStore(logger: quietLogger("intentloop.jobs")) { store, _ in
             guard let job = try await store.job(id) else { throw CLIFailure(message: "no job \(id)") }
             return job
         }

@@ -15,7 +15,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @Flag(help: "One JSON document.") var json = false
 
         func run() async throws {
-            let adapters = try await database.withStore(logger: commandLogger("intentloop.models")) { store, _ in try await store.adapters() }
+            let adapters = try await database.withStore(logger: quietLogger("intentloop.models")) { store, _ in try await store.adapters() }
             if json { return printJSON(["adapters": adapters]) }
             print("version\tstatus\tintents\tparent\tjob\tfeedback\tgolden\tcreated")
             for a in adapters {
@@ -39,7 +39,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 throw CLIFailure(message: "--out \(out) is not empty")
             }
             let version = version, cacheDirectory = database.dataDirectory
-            let (record, folder) = try await database.withStore(logger: commandLogger("intentloop.models")) { store, _ -> (AdapterRecord, URL) in
+            let (record, folder) = try await database.withStore(logger: quietLogger("intentloop.models")) { store, _ -> (AdapterRecord, URL) in
                 guard let found = try await store.adapter(version: version) else { throw CLIFailure(message: "no adapter '\(version)'") }
                 guard found.status != .training && found.status != .failed else {
                     throw CLIFailure(message: "adapter \(version) is \(found.status.rawValue): it has no files")

@@ -50,13 +50,15 @@ extension CLITests {
         #expect(again.stdout == "job \(id) is already queued\n")
 
         // Worker A trains for a long time; it is killed once training is under way.
-        let model = Self.tinyBERT.path
-        let a = try start(["worker", "--model", model, "--data-dir", dir.path, "--lease-seconds", "6", "--heartbeat-seconds", "1", "--epochs", "100"],
+        // The real base model: 60 examples × 100 epochs keep worker A busy for a minute.
+        let a = try start(["worker", "--data-dir", dir.path, "--lease-seconds", "6", "--heartbeat-seconds", "1", "--epochs", "100"],
                           log: dir.appendingPathComponent("worker-a.log"))
         var phase = ""
-        for _ in 0..<120 where phase != "train" {
+        for _ in 0..<240 where phase != "train" {
             Thread.sleep(forTimeInterval: 0.5)
-            phase = ((try jobJSON(id, dir))["progress"] as? [String: Any])?["phase"] as? String ?? ""
+            let job = try jobJSON(id, dir)
+            phase = (job["progress"] as? [String: Any])?["phase"] as? String ?? ""
+            if job["status"] as? String != "running" && job["status"] as? String != "queued" { break }
         }
         #expect(phase == "train", "worker A never reached training: \(String(decoding: (try? Data(contentsOf: dir.appendingPathComponent("worker-a.log"))) ?? Data(), as: UTF8.self))")
         kill(a.processIdentifier, SIGKILL)
@@ -64,9 +66,14 @@ extension CLITests {
         #expect((try jobJSON(id, dir))["status"] as? String == "running")  // until the lease runs out
 
         // Worker B re-queues the job when A's lease expires and completes it.
-        let b = try start(["worker", "--model", model, "--data-dir", dir.path, "--lease-seconds", "6", "--heartbeat-seconds", "1", "--epochs", "1"],
+        let b = try start(["worker", "--data-dir", dir.path, "--lease-seconds", "6", "--heartbeat-seconds", "1", "--epochs", "1"],
                           log: dir.appendingPathComponent("worker-b.log"))
         defer { b.terminate(); b.waitUntilExit() }
+        // B owns the embedded cluster from here on (A's is orphaned): wait for it before other commands use it.
+        for _ in 0..<120 {
+            if let log = try? String(contentsOf: dir.appendingPathComponent("worker-b.log"), encoding: .utf8), log.contains("is taking jobs") { break }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
         let waited = try run(["jobs", "wait", id, "--timeout", "180", "--data-dir", dir.path])
         #expect(waited.status == 0, "\(waited.stdout) \(waited.stderr)")
         let job = try jobJSON(id, dir)
@@ -82,12 +89,12 @@ extension CLITests {
         #expect(adapters.contains { ($0["version"] as? String)?.hasPrefix("j\(id)a1-") == true && $0["status"] as? String == "failed" })
         let out = dir.appendingPathComponent("export")
         let exported = try run(["models", "export", version, "--out", out.path, "--data-dir", dir.path])
-        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.status == 0, "\(exported.stdout) \(exported.stderr)")
         for name in ["adapter_config.json", "adapter_model.safetensors", "labels.json", "intentloop.json"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name)")
         }
-        let predicted = try run(["predict", "--model", model, "--adapter", out.path, "please help with thing 3"])
-        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let predicted = try run(["predict", "--adapter", out.path, "please help with thing 3"])
+        #expect(predicted.status == 0, "\(predicted.stdout) \(predicted.stderr)")
         let cancelDone = try run(["jobs", "cancel", id, "--data-dir", dir.path])
         #expect(cancelDone.status == 2 && cancelDone.stderr.contains("already succeeded"))
     }

@@ -14,6 +14,8 @@ import Yams
         "/openapi.yaml": ["get"], "/": ["get"], "/login": ["get", "post"], "/logout": ["post"], "/queue": ["get"],
         "/predictions/{id}": ["get"], "/predictions/{id}/feedback": ["post"], "/submit": ["get", "post"], "/history": ["get"],
         "/admin/intents": ["get"], "/admin/intents/decide": ["post"],
+        "/v1/jobs": ["get", "post"], "/v1/jobs/{id}": ["get"], "/v1/jobs/{id}/cancel": ["post"], "/v1/models": ["get"],
+        "/admin/jobs": ["get"], "/admin/jobs/trigger": ["post"], "/admin/jobs/cancel": ["post"],
     ]
 
     @Test func theServedDocumentIsYAMLAndCoversEveryRoute() async throws {

@@ -114,7 +114,7 @@ public struct JobWorker: Service {
             case .stopped(.cancelled):
                 return try await store.finishJob(job, worker: worker, event: .cancelAcknowledged)
             case .stopped(.shutdown):
-                return try await store.finishJob(job, worker: worker, event: .failed("the worker shut down", retryable: true))
+                return try await store.finishJob(job, worker: worker, event: .released)
             case .stopped(.lost):
                 return false
             case .failed(let message, let retryable):

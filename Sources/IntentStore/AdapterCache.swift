@@ -16,11 +16,14 @@ public struct AdapterCache: Sendable {
             if let path = record.path { return URL(fileURLWithPath: path, isDirectory: true) }
             throw StoreError(.invalid, "adapter \(record.version) has no stored files")
         }
+        for name in record.files.keys where !Self.safeName(name) {
+            throw StoreError(.invalid, "adapter \(record.version) has a file named '\(name.prefix(100))'")
+        }
+        guard manifest.count == 64, manifest.allSatisfy(\.isHexDigit) else { throw StoreError(.invalid, "adapter \(record.version) has a malformed SHA-256") }
         let target = directory.appendingPathComponent(manifest, isDirectory: true)
         if Self.verify(target, files: record.files) { return target }
         var contents: [String: Data] = [:]
         for (name, digest) in record.files {
-            guard Self.safeName(name) else { throw StoreError(.invalid, "adapter \(record.version) has a file named '\(name)'") }
             guard let data = try await store.adapterBlob(digest) else {
                 throw StoreError(.invalid, "adapter \(record.version): file \(name) (\(digest)) is missing from the database")
             }
@@ -35,7 +38,9 @@ public struct AdapterCache: Sendable {
         try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
         defer { try? fm.removeItem(at: temporary) }
         for (name, data) in contents { try data.write(to: temporary.appendingPathComponent(name)) }
-        if fm.fileExists(atPath: target.path) { try? fm.removeItem(at: target) }  // failed verification above
+        // Another process may have put a verified copy in place meanwhile: use it, never remove it.
+        if Self.verify(target, files: record.files) { return target }
+        if fm.fileExists(atPath: target.path) { try? fm.removeItem(at: target) }  // a damaged copy
         do { try fm.moveItem(at: temporary, to: target) } catch where Self.verify(target, files: record.files) {
             // Another process put the same verified folder in place first.
         }

@@ -108,17 +108,29 @@ extension Store {
 
     /// Records a scheduled slot once, however many schedulers see it: a queued job, or a skipped
     /// row with the reason. Returns the new job's id, or nil when the slot was already recorded.
+    /// A slot that falls while a job of its kind is still queued or running is skipped too (with
+    /// that job named), so that slow training never piles up jobs.
     public func recordSlot(_ slot: String, kind: String, skipReason: String?, payload: [String: String] = [:]) async throws -> Int64? {
         let payloadJSON = try jsonText(payload)
-        let status = skipReason == nil ? "queued" : "skipped"
-        let rows = try await query("""
-            INSERT INTO jobs (kind, status, trigger, slot, payload, error, finished_at)
-            VALUES (\(kind), \(status), 'schedule', \(slot), \(payloadJSON)::jsonb, \(skipReason),
-                    CASE WHEN \(status) = 'skipped' THEN now() END)
-            ON CONFLICT (slot) DO NOTHING RETURNING id
-            """)
-        for try await id in rows.decode(Int64.self) { return id }
-        return nil
+        return try await transaction { c in
+            _ = try await c.query("SELECT pg_advisory_xact_lock(\(Self.enqueueLockKey))", logger: self.logger)
+            var reason = skipReason
+            if reason == nil {
+                let active = try await c.query("""
+                    SELECT id, status FROM jobs WHERE kind = \(kind) AND status IN ('queued', 'running') ORDER BY id LIMIT 1
+                    """, logger: self.logger)
+                for try await (id, status) in active.decode((Int64, String).self) { reason = "job \(id) is still \(status)" }
+            }
+            let status = reason == nil ? "queued" : "skipped"
+            let rows = try await c.query("""
+                INSERT INTO jobs (kind, status, trigger, slot, payload, error, finished_at)
+                VALUES (\(kind), \(status), 'schedule', \(slot), \(payloadJSON)::jsonb, \(reason),
+                        CASE WHEN \(status) = 'skipped' THEN now() END)
+                ON CONFLICT (slot) DO NOTHING RETURNING id
+                """, logger: self.logger)
+            for try await id in rows.decode(Int64.self) { return id }
+            return nil
+        }
     }
 
     /// Claims the oldest runnable queued job (`FOR UPDATE SKIP LOCKED`: concurrent workers each
@@ -128,7 +140,7 @@ extension Store {
         return try await transaction { c in
             let rows = try await c.query("""
                 SELECT id, kind, attempts, max_attempts, cancel_requested_at IS NOT NULL, payload::text FROM jobs
-                WHERE status = 'queued' AND run_after <= now() AND kind = ANY(\(kinds))
+                WHERE status = 'queued' AND run_after <= now() AND kind = ANY(\(kinds)) AND cancel_requested_at IS NULL
                 ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED
                 """, logger: self.logger)
             for try await (id, kind, attempts, maxAttempts, cancel, payload) in rows.decode((Int64, String, Int, Int, Bool, String).self) {
@@ -169,6 +181,8 @@ extension Store {
                           alsoDo: (@Sendable (PostgresConnection) async throws -> Void)? = nil) async throws -> Bool {
         let resultJSON = try result.map { try jsonText($0) }
         return try await transaction(limit: nil) { c in
+            // Storing an adapter's files may take longer than a server's per-request statement timeout.
+            _ = try await c.query("SET LOCAL statement_timeout = 0", logger: self.logger)
             let rows = try await c.query("""
                 SELECT status, attempts, max_attempts, cancel_requested_at IS NOT NULL FROM jobs
                 WHERE id = \(job.id) AND worker = \(worker) AND attempts = \(job.attempt) FOR UPDATE
@@ -182,6 +196,8 @@ extension Store {
             let error: String? = next.status == .succeeded ? nil : reason
             _ = try await c.query("""
                 UPDATE jobs SET status = \(next.status.rawValue), error = \(error), result = coalesce(\(resultJSON)::jsonb, result),
+                    progress = CASE WHEN \(next.status.rawValue) = 'queued' THEN '{}'::jsonb
+                                    ELSE progress || jsonb_build_object('phase', \(next.status.rawValue)::text) END,
                     worker = CASE WHEN \(next.status.rawValue) = 'queued' THEN NULL ELSE worker END, lease_until = NULL,
                     run_after = now() + make_interval(secs => \(Double(delay))),
                     finished_at = CASE WHEN \(next.status.rawValue) = 'queued' THEN NULL ELSE now() END

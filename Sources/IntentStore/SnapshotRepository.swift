@@ -9,6 +9,8 @@ extension Store {
     public func datasetSnapshot() async throws -> DatasetSnapshot {
         try await transaction(limit: nil) { c in
             _ = try await c.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+            // A large feedback table may take longer than a server's per-request statement timeout.
+            _ = try await c.query("SET LOCAL statement_timeout = 0", logger: self.logger)
             var training: [LabelledExample] = [], golden: [LabelledExample] = []
             for try await (text, intent, kind) in try await c.query("SELECT text, intent, kind FROM examples ORDER BY id", logger: self.logger)
                 .decode((String, String, String).self) {

@@ -35,6 +35,8 @@ public enum JobEvent: Sendable, Equatable {
     case cancelRequested
     /// The worker stopped the running job because it was asked to.
     case cancelAcknowledged
+    /// The worker is shutting down and gives the job back; the attempt does not count.
+    case released
 }
 
 public enum JobTransition: Sendable, Equatable {
@@ -60,6 +62,10 @@ extension JobState {
             next.status = .succeeded
             return .move(next, reason: "succeeded on attempt \(attempts)")
         case (.running, .failed(let message, let retryable)):
+            if cancelRequested {
+                next.status = .cancelled
+                return .move(next, reason: "cancelled (the attempt ended with: \(message))")
+            }
             if retryable && attempts < maxAttempts {
                 next.status = .queued
                 return .move(next, reason: "attempt \(attempts) of \(maxAttempts) failed: \(message); retrying",
@@ -86,6 +92,14 @@ extension JobState {
             guard !cancelRequested else { return .refuse("cancellation was already requested") }
             next.cancelRequested = true
             return .move(next, reason: "cancellation requested; the worker stops at its next heartbeat")
+        case (.running, .released):
+            if cancelRequested {
+                next.status = .cancelled
+                return .move(next, reason: "cancelled (its worker shut down)")
+            }
+            next.status = .queued
+            next.attempts = max(0, attempts - 1)
+            return .move(next, reason: "given back by a worker that shut down; the attempt does not count")
         case (.running, .cancelAcknowledged):
             next.status = .cancelled
             return .move(next, reason: "cancelled while running (attempt \(attempts))")

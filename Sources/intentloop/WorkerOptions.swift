@@ -15,7 +15,7 @@ struct WorkerOptions: ParsableArguments {
     func validate() throws {
         if let trainingThreads, !(1...256).contains(trainingThreads) { throw ValidationError("--training-threads must be 1–256") }
         guard (5...86_400).contains(leaseSeconds) else { throw ValidationError("--lease-seconds must be 5–86400") }
-        guard heartbeatSeconds >= 1, heartbeatSeconds * 2 <= leaseSeconds else {
+        guard heartbeatSeconds >= 1, heartbeatSeconds <= leaseSeconds / 2 else {
             throw ValidationError("--heartbeat-seconds must be at least 1 and at most half of --lease-seconds")
         }
         if let epochs, !(1...100).contains(epochs) { throw ValidationError("--epochs must be 1–100") }

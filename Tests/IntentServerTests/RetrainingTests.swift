@@ -102,6 +102,7 @@ import Training
                 let job = try await http.call(.get, "/v1/jobs/\(id)", token: adminToken)
                 #expect(job.object["status"] as? String == "succeeded", "\(job.text)")
                 let version = try #require((job.object["result"] as? [String: Any])?["adapter_version"] as? String)
+                #expect((job.object["progress"] as? [String: Any])?["phase"] as? String == "succeeded")
                 #expect(try await http.call(.get, "/v1/jobs/abc", token: adminToken).status == .badRequest)
                 #expect(try await http.call(.get, "/v1/jobs/999999", token: adminToken).status == .notFound)
                 #expect(try await http.call(.post, "/v1/jobs/\(id)/cancel", token: adminToken).status == .conflict)

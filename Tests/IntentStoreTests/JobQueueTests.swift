@@ -8,7 +8,8 @@ import Testing
 @Suite struct JobQueueTests {
     @Test func concurrentWorkersNeverClaimTheSameJob() async throws {
         try await TestDatabase.withStore { store in
-            for i in 0..<20 { _ = try await store.recordSlot("test@\(i)", kind: "train", skipReason: nil) }
+            // 20 queued jobs (triggers and slots would coalesce them: insert them directly).
+            try await store.query("INSERT INTO jobs (kind, status) SELECT 'train', 'queued' FROM generate_series(1, 20)")
             // 8 workers claim at once until the queue is empty.
             let claimed = try await withThrowingTaskGroup(of: [Int64].self) { group in
                 for w in 0..<8 {
@@ -116,6 +117,10 @@ import Testing
             let job = try #require(try await store.job(skipped))
             #expect(job.status == .skipped && job.error == "only 3 new" && job.finishedAt != nil)
             #expect(try await store.claimJob(worker: "w", kinds: ["train"], lease: .seconds(60))?.id != skipped)
+            // A slot that falls while a train job is still running is skipped, naming it (no pile-up).
+            let busy = try #require(try await store.recordSlot("train@2026-12-21T03:00:00Z", kind: "train", skipReason: nil))
+            #expect(try await store.job(busy)?.status == .skipped)
+            #expect(try await store.job(busy)?.error?.hasSuffix("is still running") == true)
         }
     }
 }

@@ -28,6 +28,10 @@ import Testing
         (s(.succeeded, 1), .cancelRequested, nil, 1, 0),
         (s(.skipped, 0), .cancelRequested, nil, 0, 0),
         (s(.failed, 3), .claimed, nil, 3, 0),
+        (s(.running, 1, cancel: true), .failed("db away", retryable: true), .cancelled, 1, 0),  // never back to the queue
+        (s(.running, 3), .released, .queued, 2, 0),  // a shutdown does not use up an attempt
+        (s(.running, 1, cancel: true), .released, .cancelled, 1, 0),
+        (s(.queued, 0), .released, nil, 0, 0),
         (s(.cancelled, 0), .claimed, nil, 0, 0),
     ]
 
@@ -51,7 +55,7 @@ import Testing
 
     @Test func finishedStatesAreFinal() {
         for status in JobStatus.allCases where status.isFinished {
-            for event in [JobEvent.claimed, .succeeded, .leaseExpired, .cancelAcknowledged, .failed("x", retryable: true)] {
+            for event in [JobEvent.claimed, .succeeded, .leaseExpired, .cancelAcknowledged, .failed("x", retryable: true), .released] {
                 if case .move = Self.s(status, 1).apply(event) { Issue.record("\(status) moved on \(event)") }
             }
         }

@@ -2,9 +2,14 @@ import Foundation
 
 /// A trained adapter: LoRA pairs + classification head + its labels, and how to pool.
 /// On disk (PEFT's layout, loadable with `PeftModel.from_pretrained` on the base `AutoModel`):
-///   adapter_config.json        PEFT LoraConfig keys, task_type SEQ_CLS, modules_to_save [classifier]
+///   adapter_config.json        PEFT LoraConfig keys, task_type FEATURE_EXTRACTION: the LoRA applies to the base
+///                              `AutoModel`; the head is not a transformers classifier (see below)
 ///   adapter_model.safetensors  base_model.model.<module>.lora_A.weight [r, in] / lora_B.weight [out, r],
-///                              base_model.model.classifier.weight [K, C] / .bias [K]
+///                              base_model.model.intentloop_head.weight [K, C] / .bias [K]: the head reads the
+///                              *mean-pooled* encoder states, so it is deliberately not named `classifier` — under
+///                              that name `AutoModelForSequenceClassification` + PEFT would load it silently into
+///                              BERT's [CLS]-pooler head and answer wrongly (2 of 200 right); now that class starts
+///                              from a fresh head and transformers says so. Python: ops/python/intentloop_adapter.py.
 ///   labels.json                the intent of each head row, in order
 ///   intentloop.json            pooling (the head reads mean-pooled encoder states) and training facts
 public struct Adapter: Sendable {
@@ -26,6 +31,8 @@ public struct Adapter: Sendable {
     }
 
     static let prefix = "base_model.model."
+    /// The head's tensor-name stem (see the type's comment for why it is not `classifier`).
+    static let headName = "intentloop_head"
 
     /// PEFT `target_modules`: module-name suffixes, or full per-layer paths where a suffix would
     /// also match another module (BERT's FFN `output.dense` is a suffix of `attention.output.dense`).
@@ -56,14 +63,14 @@ public struct Adapter: Sendable {
             tensors.append(.init(name: module + ".lora_B.weight", shape: [s.outFeatures, r], values: values(s.b, s.outFeatures * r)))
         }
         let c = p.encoder.hiddenSize
-        tensors.append(.init(name: Self.prefix + "classifier.weight", shape: [p.classes, c], values: values(p.headWeight, p.classes * c)))
-        tensors.append(.init(name: Self.prefix + "classifier.bias", shape: [p.classes], values: values(p.headBias, p.classes)))
+        tensors.append(.init(name: Self.prefix + Self.headName + ".weight", shape: [p.classes, c], values: values(p.headWeight, p.classes * c)))
+        tensors.append(.init(name: Self.prefix + Self.headName + ".bias", shape: [p.classes], values: values(p.headBias, p.classes)))
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("adapter_model.safetensors"))
 
         let config: [String: Any] = [
-            "peft_type": "LORA", "task_type": "SEQ_CLS", "r": r, "lora_alpha": Double(p.lora.alpha),
+            "peft_type": "LORA", "task_type": "FEATURE_EXTRACTION", "r": r, "lora_alpha": Double(p.lora.alpha),
             "lora_dropout": Double(p.lora.dropout), "target_modules": peftTargetModules(names),
-            "modules_to_save": ["classifier"], "base_model_name_or_path": baseModelName, "bias": "none",
+            "base_model_name_or_path": baseModelName, "bias": "none",
             "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true,
             "use_rslora": false, "use_dora": false, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
         ]
@@ -135,9 +142,10 @@ public struct Adapter: Sendable {
             guard file.tensors[stem + ".lora_B.weight"] != nil else { throw ModelError(file: file.path, problem: "missing tensor '\(stem).lora_B.weight'") }
             try put(stem + ".lora_B.weight", [s.outFeatures, r], s.b)
         }
-        let headStem = ["classifier.modules_to_save.default", "classifier"].map { prefix + $0 }
+        // Ours, or a PEFT-trained sequence classifier's (older IntentLoop adapters too).
+        let headStem = [headName, "classifier.modules_to_save.default", "classifier"].map { prefix + $0 }
             .first { file.tensors[$0 + ".weight"] != nil }
-        guard let headStem else { throw ModelError(file: file.path, problem: "no classification head (base_model.model.classifier.weight)") }
+        guard let headStem else { throw ModelError(file: file.path, problem: "no classification head (base_model.model.\(headName).weight)") }
         let headShape = file.tensors[headStem + ".weight"]!.shape
         guard headShape == [labels.count, encoder.hiddenSize] else {
             throw ModelError(file: file.path, problem: "classifier has shape \(headShape) but labels.json names \(labels.count) intents for hidden size \(encoder.hiddenSize)")

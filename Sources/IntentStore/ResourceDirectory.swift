@@ -31,4 +31,6 @@ public enum ResourceDirectory {
     public static var web: URL? { locate("web", environment: "INTENTLOOP_WEB", marker: "templates") }
     /// The demo dataset folder `ops/demo/` (override: INTENTLOOP_DEMO).
     public static var demo: URL? { locate("ops/demo", environment: "INTENTLOOP_DEMO", marker: "train.jsonl") }
+    /// The Python loader for exported adapters `ops/python/` (override: INTENTLOOP_PYTHON).
+    public static var python: URL? { locate("ops/python", environment: "INTENTLOOP_PYTHON", marker: "intentloop_adapter.py") }
 }

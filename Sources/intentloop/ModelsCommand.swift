@@ -52,6 +52,9 @@ struct ModelsCommand: AsyncParsableCommand {
                 try fm.copyItem(at: folder.appendingPathComponent(name), to: target.appendingPathComponent(name))
             }
             try Self.loadingNotes(record).write(to: target.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+            if let loader = ResourceDirectory.python?.appendingPathComponent("intentloop_adapter.py") {
+                try fm.copyItem(at: loader, to: target.appendingPathComponent("intentloop_adapter.py"))
+            }
             print("exported \(record.version) (\(record.status.rawValue), sha256 \(record.sha256 ?? "-")) to \(out)")
         }
 
@@ -61,33 +64,17 @@ struct ModelsCommand: AsyncParsableCommand {
             """
             # IntentLoop adapter \(record.version)
 
-            LoRA adapter (PEFT layout) + classification head for the base model named in `adapter_config.json`,
-            \(record.labels.count) intents (`labels.json`, in head order). Manifest SHA-256 \(record.sha256 ?? "-").
+            LoRA adapter (PEFT layout, `task_type` FEATURE_EXTRACTION) + an intent head for the base model named in
+            `adapter_config.json`; \(record.labels.count) intents in `labels.json`, in head order. Manifest SHA-256 \(record.sha256 ?? "-").
 
-            The head reads the **mean** of the encoder's last hidden states over the attention mask, not
-            BERT's [CLS] pooler: `AutoModelForSequenceClassification` loads without complaint and gives wrong
-            answers. Load it like this (what IntentLoop's round-trip test does):
+            The head (`base_model.model.intentloop_head`) reads the **mean** of the encoder's last hidden states over
+            the attention mask, not BERT's [CLS] pooler, so `AutoModelForSequenceClassification` is the wrong class.
+            `intentloop_adapter.py` (beside this file) reproduces `intentloop predict`:
 
             ```python
-            import json, torch
-            from peft import PeftModel
-            from safetensors.torch import load_file
-            from transformers import AutoModel, AutoTokenizer
-
-            def load(adapter_dir, base_dir):
-                tok = AutoTokenizer.from_pretrained(base_dir)
-                model = PeftModel.from_pretrained(AutoModel.from_pretrained(base_dir), adapter_dir).eval()
-                t = load_file(f"{adapter_dir}/adapter_model.safetensors")
-                w, b = t["base_model.model.classifier.weight"], t["base_model.model.classifier.bias"]
-                labels = json.load(open(f"{adapter_dir}/labels.json"))
-                def predict(texts):
-                    enc = tok(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
-                    with torch.no_grad():
-                        h = model(**enc).last_hidden_state
-                    m = enc["attention_mask"].unsqueeze(-1).float()
-                    p = torch.softmax(((h * m).sum(1) / m.sum(1)) @ w.T + b, -1)
-                    return [(labels[i], c) for c, i in zip(*map(torch.Tensor.tolist, p.max(-1)))]
-                return predict
+            from intentloop_adapter import load
+            predict = load("THIS_FOLDER", "path/to/all-MiniLM-L6-v2")
+            predict(["where is my parcel"])   # [(intent, confidence)]
             ```
 
             """

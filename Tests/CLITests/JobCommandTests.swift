@@ -90,7 +90,7 @@ extension CLITests {
         let out = dir.appendingPathComponent("export")
         let exported = try run(["models", "export", version, "--out", out.path, "--data-dir", dir.path])
         #expect(exported.status == 0, "\(exported.stdout) \(exported.stderr)")
-        for name in ["adapter_config.json", "adapter_model.safetensors", "labels.json", "intentloop.json"] {
+        for name in ["adapter_config.json", "adapter_model.safetensors", "labels.json", "intentloop.json", "README.md", "intentloop_adapter.py"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name)")
         }
         let predicted = try run(["predict", "--adapter", out.path, "please help with thing 3"])

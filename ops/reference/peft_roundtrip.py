@@ -3,10 +3,9 @@
 import datetime, json, os, random, subprocess, sys
 from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-import torch
-from peft import PeftModel
-from safetensors.torch import load_file
-from transformers import AutoModel, AutoTokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from intentloop_adapter import load as load_adapter  # noqa: E402
 
 BIN = sys.argv[1]
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,25 +20,11 @@ subset = [(t, i) for i in sorted(by) for t in rng.sample(by[i], 20)]
 (WORK / "train.jsonl").write_text("\n".join(json.dumps({"text": t, "intent": i}) for t, i in subset) + "\n")
 (WORK / "test.jsonl").write_text("\n".join(json.dumps({"text": t, "intent": i}) for t, i in clinc["test"]) + "\n")
 texts = [t for t, _ in rng.sample(clinc["test"], 100)]
-tok = AutoTokenizer.from_pretrained(str(MODEL))
 
 
 def python_predict(adapter_dir):
-    base = AutoModel.from_pretrained(str(MODEL))
-    model = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
-    tensors = load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
-    w, b = tensors["base_model.model.classifier.weight"], tensors["base_model.model.classifier.bias"]
-    labels = json.load(open(Path(adapter_dir) / "labels.json"))
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(texts), 32):
-            enc = tok(texts[i:i + 32], padding=True, truncation=True, max_length=256, return_tensors="pt")
-            hidden = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).float()
-            probs = torch.softmax(((hidden * mask).sum(1) / mask.sum(1)) @ w.T + b, -1)
-            conf, idx = probs.max(-1)
-            out += [(labels[j], c) for j, c in zip(idx.tolist(), conf.tolist())]
-    return out
+    """The committed loader (ops/python/intentloop_adapter.py), as `models export` copies it."""
+    return load_adapter(adapter_dir, MODEL)(texts)
 
 
 def swift_predict(adapter_dir):
@@ -52,25 +37,53 @@ def compare(a, b):
     return same, max(abs(x[1] - y[1]) for x, y in zip(a, b))
 
 
+def exported_from_the_database():
+    """The loop's path: the examples imported into a database, a training job run by `intentloop
+    worker`, the candidate exported with `intentloop models export` (which copies the loader)."""
+    import shutil, signal, tempfile, time
+    data = Path(tempfile.mkdtemp(prefix="intentloop-roundtrip-")); os.chmod(data, 0o755)
+    cli = lambda *a: subprocess.run([BIN, *map(str, a), "--data-dir", data], capture_output=True, text=True, check=True).stdout
+    cli("import", WORK / "train.jsonl")
+    job = json.loads(cli("jobs", "trigger", "--json"))["id"]
+    worker = subprocess.Popen([BIN, "worker", "--data-dir", data, "--epochs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)  # the worker owns the embedded cluster before other commands use it
+        version = json.loads(cli("jobs", "wait", job, "--timeout", "1800", "--json"))["result"]["adapter_version"]
+        out = WORK / "exported-adapter"
+        shutil.rmtree(out, ignore_errors=True)
+        cli("models", "export", version, "--out", out)
+    finally:
+        worker.send_signal(signal.SIGTERM); worker.wait()
+    return out
+
+
 swift_dir, peft_dir = WORK / "swift-adapter", WORK / "peft-adapter"
 subprocess.run([BIN, "train", "--data", WORK / "train.jsonl", "--out", swift_dir, "--epochs", "2"], check=True, capture_output=True)
 subprocess.run([sys.executable, ROOT / "ops/bench/train_peft.py", WORK / "train.jsonl", WORK / "test.jsonl", MODEL, peft_dir,
                 "--epochs", "2", "--lr", "2e-3"], check=True, capture_output=True)
 s_same, s_diff = compare(swift_predict(swift_dir), python_predict(swift_dir))
 p_same, p_diff = compare(python_predict(peft_dir), swift_predict(peft_dir))
+exported = exported_from_the_database()
+import importlib.util  # noqa: E402 — the loader copy that `models export` wrote beside the adapter
+spec = importlib.util.spec_from_file_location("exported_loader", exported / "intentloop_adapter.py")
+exported_loader = importlib.util.module_from_spec(spec); spec.loader.exec_module(exported_loader)  # noqa: E702
+e_same, e_diff = compare(swift_predict(exported), exported_loader.load(exported, MODEL)(texts))
 when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 md = f"""# PEFT round trip
 
 Command: `ops/peft_roundtrip` — {when}. 100 CLINC150 test utterances; adapters trained on 20
-utterances per intent (3,000), 2 epochs. Python side: transformers AutoModel +
-`PeftModel.from_pretrained(base, adapter_dir)`, mean pooling over the attention mask, then the
-saved head (`base_model.model.classifier.weight/bias`) and `labels.json`.
+utterances per intent (3,000), 2 epochs. Python side: the committed loader
+`ops/python/intentloop_adapter.py` (what `intentloop models export` puts beside the adapter):
+transformers AutoModel + `PeftModel.from_pretrained(base, adapter_dir)`, mean pooling over the
+attention mask, then the saved head (`base_model.model.intentloop_head`, or `classifier` for a
+PEFT-trained one) and `labels.json`.
 
 | adapter trained by | loaded by | same top intent | max confidence difference |
 | --- | --- | ---: | ---: |
 | IntentLoop (Swift) | Python PEFT | {s_same}/100 | {s_diff:.2e} |
 | PyTorch + PEFT | IntentLoop (Swift) | {p_same}/100 | {p_diff:.2e} |
+| a training job, `intentloop models export` from the database | the loader copy in the exported folder | {e_same}/100 | {e_diff:.2e} |
 """
 (ROOT / "ops/bench/results/peft_roundtrip.md").write_text(md)
 print(md)
-sys.exit(0 if s_same == 100 and p_same == 100 else 1)
+sys.exit(0 if s_same == 100 and p_same == 100 and e_same == 100 else 1)

@@ -133,6 +133,12 @@ extension Store {
             for try await s in rows.decode(String.self) { current = AdapterStatus(rawValue: s) }
             guard let current else { throw StoreError(.notFound, "no adapter \(version)", field: "version") }
             if let refusal = current.refusal(to: next) { throw StoreError(.conflict, refusal, field: "version") }
+            if next == .production {
+                _ = try await c.query("""
+                    UPDATE adapters SET status = 'retired', status_reason = \("replaced by " + version), updated_at = now()
+                    WHERE status = 'production'
+                    """, logger: self.logger)
+            }
             _ = try await c.query("""
                 UPDATE adapters SET status = \(next.rawValue), status_reason = \(reason), updated_at = now() WHERE version = \(version)
                 """, logger: self.logger)

@@ -111,7 +111,8 @@ extension Trainer {
 
     /// Linear probe: fits the head (W, b) on frozen pooled embeddings of the labelled examples
     /// with mini-batch AdamW on cross-entropy.
-    func fitHeadOnFrozenEmbeddings(params: AdapterParameters, labelled: [(tokens: [Int32], label: Int32)]) {
+    func fitHeadOnFrozenEmbeddings(params: AdapterParameters, labelled: [(tokens: [Int32], label: Int32)],
+                                   shouldStop: (() -> String?)? = nil) throws(TrainingError) {
         let o = options, c = params.encoder.hiddenSize, k = params.classes, n = labelled.count
         let encoder = base.encoder
         var features = [Float](repeating: 0, count: n * c)
@@ -124,7 +125,7 @@ extension Trainer {
                 for w in range {
                     lowerThreadPriority(by: o.niceness)
                     let ws = EncoderWorkspace()
-                    for i in stride(from: w, to: chunks.count, by: workers) {
+                    for i in stride(from: w, to: chunks.count, by: workers) where shouldStop?() == nil {
                         let start = chunks[i]
                         let chunk = labelled[start..<min(start + 64, n)]
                         let pooled = encoder.embed(TokenBatch(sequences: chunk.map(\.tokens)), pooling: o.pooling, normalize: false, workspace: ws)
@@ -133,6 +134,7 @@ extension Trainer {
                 }
             }
         }
+        try stopIfAsked(shouldStop)
         let labels = labelled.map(\.label)
         let grads = FloatBuffer(count: params.buffer.count)
         let adam = AdamWState(count: params.buffer.count)

@@ -94,7 +94,7 @@ public final class Trainer {
         var probeSeconds = 0.0
         if initial == nil && o.linearProbe && !labelled.isEmpty {
             let t0 = now()
-            fitHeadOnFrozenEmbeddings(params: params, labelled: labelled)
+            try fitHeadOnFrozenEmbeddings(params: params, labelled: labelled, shouldStop: shouldStop)
             probeSeconds = now() - t0
         }
 

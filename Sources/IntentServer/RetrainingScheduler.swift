@@ -63,10 +63,9 @@ public struct RetrainingScheduler: Service {
         let key = SchedulePlan.slotKey(slot)
         let newFeedback = try await store.feedbackSinceLastTraining()
         let reason = SchedulePlan.skipReason(newFeedback: newFeedback, minimum: settings.minimumNewFeedback)
-        guard let id = try await store.recordSlot(key, kind: "train", skipReason: reason, payload: ["new_feedback": "\(newFeedback)"]) else {
-            return .alreadyRecorded(slot: key)
-        }
-        if let reason {
+        guard let (id, recorded) = try await store.recordSlot(key, kind: "train", skipReason: reason, payload: ["new_feedback": "\(newFeedback)"])
+        else { return .alreadyRecorded(slot: key) }
+        if let reason = recorded {
             logger.info("scheduled training skipped", metadata: ["job.id": "\(id)", "job.slot": "\(key)", "reason": "\(reason)"])
             return .skipped(slot: key, job: id, reason: reason)
         }

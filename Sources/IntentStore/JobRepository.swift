@@ -110,7 +110,8 @@ extension Store {
     /// row with the reason. Returns the new job's id, or nil when the slot was already recorded.
     /// A slot that falls while a job of its kind is still queued or running is skipped too (with
     /// that job named), so that slow training never piles up jobs.
-    public func recordSlot(_ slot: String, kind: String, skipReason: String?, payload: [String: String] = [:]) async throws -> Int64? {
+    public func recordSlot(_ slot: String, kind: String, skipReason: String?, payload: [String: String] = [:]) async throws
+        -> (id: Int64, skipReason: String?)? {
         let payloadJSON = try jsonText(payload)
         return try await transaction { c in
             _ = try await c.query("SELECT pg_advisory_xact_lock(\(Self.enqueueLockKey))", logger: self.logger)
@@ -128,7 +129,7 @@ extension Store {
                         CASE WHEN \(status) = 'skipped' THEN now() END)
                 ON CONFLICT (slot) DO NOTHING RETURNING id
                 """, logger: self.logger)
-            for try await id in rows.decode(Int64.self) { return id }
+            for try await id in rows.decode(Int64.self) { return (id, reason) }
             return nil
         }
     }
@@ -195,7 +196,8 @@ extension Store {
             if let alsoDo { try await alsoDo(c) }
             let error: String? = next.status == .succeeded ? nil : reason
             _ = try await c.query("""
-                UPDATE jobs SET status = \(next.status.rawValue), error = \(error), result = coalesce(\(resultJSON)::jsonb, result),
+                UPDATE jobs SET status = \(next.status.rawValue), attempts = \(next.attempts), error = \(error),
+                    result = coalesce(\(resultJSON)::jsonb, result),
                     progress = CASE WHEN \(next.status.rawValue) = 'queued' THEN '{}'::jsonb
                                     ELSE progress || jsonb_build_object('phase', \(next.status.rawValue)::text) END,
                     worker = CASE WHEN \(next.status.rawValue) = 'queued' THEN NULL ELSE worker END, lease_until = NULL,
@@ -228,6 +230,8 @@ extension Store {
                 guard case .move(let next, let reason, _) = state.apply(.leaseExpired) else { continue }
                 _ = try await c.query("""
                     UPDATE jobs SET status = \(next.status.rawValue), error = \(reason), worker = NULL, lease_until = NULL, run_after = now(),
+                        progress = CASE WHEN \(next.status.rawValue) = 'queued' THEN '{}'::jsonb
+                                        ELSE progress || jsonb_build_object('phase', \(next.status.rawValue)::text) END,
                         finished_at = CASE WHEN \(next.status.rawValue) = 'queued' THEN NULL ELSE now() END
                     WHERE id = \(id)
                     """, logger: self.logger)
@@ -264,6 +268,7 @@ extension Store {
             case .move(let next, let reason, _):
                 _ = try await c.query("""
                     UPDATE jobs SET status = \(next.status.rawValue), cancel_requested_at = coalesce(cancel_requested_at, now()),
+                        progress = CASE WHEN \(next.status.rawValue) = 'cancelled' THEN progress || '{"phase": "cancelled"}'::jsonb ELSE progress END,
                         error = CASE WHEN \(next.status.rawValue) = 'cancelled' THEN \(reason) ELSE error END,
                         finished_at = CASE WHEN \(next.status.rawValue) = 'cancelled' THEN now() ELSE finished_at END
                     WHERE id = \(id)

@@ -52,7 +52,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 try fm.copyItem(at: folder.appendingPathComponent(name), to: target.appendingPathComponent(name))
             }
             try Self.loadingNotes(record).write(to: target.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
-            if let loader = ResourceDirectory.python?.appendingPathComponent("intentloop_adapter.py") {
+            if let loader = ResourceDirectory.python?.appendingPathComponent("intentloop_adapter.py"), fm.fileExists(atPath: loader.path) {
                 try fm.copyItem(at: loader, to: target.appendingPathComponent("intentloop_adapter.py"))
             }
             print("exported \(record.version) (\(record.status.rawValue), sha256 \(record.sha256 ?? "-")) to \(out)")
@@ -69,7 +69,7 @@ struct ModelsCommand: AsyncParsableCommand {
 
             The head (`base_model.model.intentloop_head`) reads the **mean** of the encoder's last hidden states over
             the attention mask, not BERT's [CLS] pooler, so `AutoModelForSequenceClassification` is the wrong class.
-            `intentloop_adapter.py` (beside this file) reproduces `intentloop predict`:
+            `intentloop_adapter.py` (beside this file; in IntentLoop's repository at ops/python/) reproduces `intentloop predict`:
 
             ```python
             from intentloop_adapter import load

@@ -46,6 +46,12 @@ import Testing
             guard case .queued(_, let job) = try await s.recordDueSlot(after: nextWeek.addingTimeInterval(-60), now: nextWeek) else {
                 Issue.record("expected a queued slot"); return
             }
+            // The slot after, while that job still waits: skipped, naming it (slow training never piles up jobs).
+            let third = nextWeek.addingTimeInterval(7 * 86400)
+            guard case .skipped(_, _, let busy) = try await s.recordDueSlot(after: third.addingTimeInterval(-60), now: third) else {
+                Issue.record("expected the slot to be skipped while job \(job) is queued"); return
+            }
+            #expect(busy == "job \(job) is still queued")
             // Once that job succeeded with its data up to f2, nothing is new any more.
             let claimed = try #require(try await store.claimJob(worker: "w", kinds: ["train"], lease: .seconds(60)))
             #expect(claimed.id == job)

@@ -76,6 +76,19 @@ import Testing
         }
     }
 
+    @Test func aJobGivenBackAtShutdownDoesNotUseAnAttempt() async throws {
+        try await TestDatabase.withStore { store in
+            let (id, _) = try await store.enqueueJob(kind: "train", maxAttempts: 1)
+            for round in 0..<3 {
+                let job = try #require(try await store.claimJob(worker: "w\(round)", kinds: ["train"], lease: .seconds(60)))
+                #expect(job.attempt == 1)
+                #expect(try await store.finishJob(job, worker: "w\(round)", event: .released))
+                let queued = try #require(try await store.job(id))
+                #expect(queued.status == .queued && queued.attempts == 0 && queued.worker == nil && queued.progress == nil)
+            }
+        }
+    }
+
     @Test func queuedJobCancelsAtOnceAndIsNeverClaimed() async throws {
         try await TestDatabase.withStore { store in
             let (id, _) = try await store.enqueueJob(kind: "train")
@@ -109,18 +122,19 @@ import Testing
     @Test func slotsAreRecordedOnceAndSkippedSlotsKeepTheirReason() async throws {
         try await TestDatabase.withStore { store in
             let outcomes = try await withThrowingTaskGroup(of: Int64?.self) { group in
-                for _ in 0..<5 { group.addTask { try await store.recordSlot("train@2026-12-07T03:00:00Z", kind: "train", skipReason: nil) } }
+                for _ in 0..<5 { group.addTask { try await store.recordSlot("train@2026-12-07T03:00:00Z", kind: "train", skipReason: nil)?.id } }
                 return try await group.reduce(into: [Int64?]()) { $0.append($1) }
             }
             #expect(outcomes.compactMap { $0 }.count == 1)
-            let skipped = try #require(try await store.recordSlot("train@2026-12-14T03:00:00Z", kind: "train", skipReason: "only 3 new"))
+            let skipped = try #require(try await store.recordSlot("train@2026-12-14T03:00:00Z", kind: "train", skipReason: "only 3 new")?.id)
             let job = try #require(try await store.job(skipped))
             #expect(job.status == .skipped && job.error == "only 3 new" && job.finishedAt != nil)
             #expect(try await store.claimJob(worker: "w", kinds: ["train"], lease: .seconds(60))?.id != skipped)
             // A slot that falls while a train job is still running is skipped, naming it (no pile-up).
             let busy = try #require(try await store.recordSlot("train@2026-12-21T03:00:00Z", kind: "train", skipReason: nil))
-            #expect(try await store.job(busy)?.status == .skipped)
-            #expect(try await store.job(busy)?.error?.hasSuffix("is still running") == true)
+            #expect(busy.skipReason?.hasSuffix("is still running") == true)
+            #expect(try await store.job(busy.id)?.status == .skipped)
+            #expect(try await store.job(busy.id)?.error == busy.skipReason)
         }
     }
 }

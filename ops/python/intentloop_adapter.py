@@ -23,7 +23,10 @@ def load(adapter_dir, base_dir):
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     model = PeftModel.from_pretrained(AutoModel.from_pretrained(str(base_dir)), str(adapter_dir)).eval()
     tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
-    stem = next(s for s in ("intentloop_head", "classifier") if f"base_model.model.{s}.weight" in tensors)  # older exports: classifier
+    stems = ("intentloop_head", "classifier", "classifier.modules_to_save.default")  # ours; older exports and PEFT's: classifier
+    stem = next((s for s in stems if f"base_model.model.{s}.weight" in tensors), None)
+    if stem is None:
+        raise ValueError(f"{adapter_dir}: no intent head (base_model.model.intentloop_head.weight) in adapter_model.safetensors")
     weight, bias = tensors[f"base_model.model.{stem}.weight"], tensors[f"base_model.model.{stem}.bias"]
     labels = json.loads((adapter_dir / "labels.json").read_text())
 

@@ -40,14 +40,17 @@ def compare(a, b):
 def exported_from_the_database():
     """The loop's path: the examples imported into a database, a training job run by `intentloop
     worker`, the candidate exported with `intentloop models export` (which copies the loader)."""
-    import shutil, signal, tempfile, time
+    import shutil, signal, tempfile
     data = Path(tempfile.mkdtemp(prefix="intentloop-roundtrip-")); os.chmod(data, 0o755)
     cli = lambda *a: subprocess.run([BIN, *map(str, a), "--data-dir", data], capture_output=True, text=True, check=True).stdout
     cli("import", WORK / "train.jsonl")
     job = json.loads(cli("jobs", "trigger", "--json"))["id"]
-    worker = subprocess.Popen([BIN, "worker", "--data-dir", data, "--epochs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([BIN, "worker", "--data-dir", data, "--epochs", "2"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        time.sleep(2)  # the worker owns the embedded cluster before other commands use it
+        # The worker owns the embedded cluster before other commands use it: wait for its banner.
+        while "is taking jobs" not in (line := worker.stdout.readline()):
+            if not line:
+                sys.exit("intentloop worker exited before taking jobs")
         version = json.loads(cli("jobs", "wait", job, "--timeout", "1800", "--json"))["result"]["adapter_version"]
         out = WORK / "exported-adapter"
         shutil.rmtree(out, ignore_errors=True)

@@ -22,8 +22,8 @@ public struct TrainingOptions: Sendable {
     public var balanceClasses = false
     /// Weight of the cross-entropy term (0 = DPO only).
     public var ceWeight: Float = 1
-    /// λ: weight of the DPO term on preference pairs.
-    public var dpoWeight: Float = 1
+    /// λ: weight of the DPO term on preference pairs (0.5 with β 1: ops/bench/results/dpo_sweep.md).
+    public var dpoWeight: Float = 0.5
     /// β of the DPO loss.
     public var dpoBeta: Float = 1
     /// Fit the head on frozen embeddings before joint training (LP-FT).

@@ -57,15 +57,17 @@ try:
     waited = subprocess.run([f"{args.bin}/intentloop", "jobs", "wait", id_, "--timeout", "3600", "--json", "--data-dir", str(data)],
                             capture_output=True, text=True)
     done = json.loads(waited.stdout)
+    after = load("no job, after")  # idle again: the idle figure is the better of before and after
     wall = (datetime.datetime.fromisoformat(done["finished_at"].replace("Z", "+00:00"))
             - datetime.datetime.fromisoformat(done["started_at"].replace("Z", "+00:00"))).total_seconds()
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": "ops/bench/serve-while-training " + " ".join(sys.argv[3:]), "machine": f"{os.cpu_count()} cores",
-               "rate": args.rate, "connections": args.connections, "duration_s": args.duration, "idle": idle, "training": busy,
+               "rate": args.rate, "connections": args.connections, "duration_s": args.duration, "idle": idle, "idle_after": after, "training": busy,
                "job_still_running_after_measurement": still_running, "job": done, "job_wall_seconds": wall}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "serve_while_training.json").write_text(json.dumps(results, indent=1) + "\n")
-    ratio = busy["p99_ms"] / idle["p99_ms"]
+    best_idle = min(idle, after, key=lambda r: r["p99_ms"])
+    ratio = busy["p99_ms"] / best_idle["p99_ms"]
     r = done.get("result") or {}
     (OUT / "serve_while_training.md").write_text(f"""# Serving while a training job runs
 
@@ -77,10 +79,11 @@ when a request was due.
 
 | | predictions/s | p50 ms | p90 ms | p99 ms | non-2xx |
 | --- | ---: | ---: | ---: | ---: | ---: |
-| no job running | {idle['throughput']:.1f} | {idle['p50_ms']:.1f} | {idle['p90_ms']:.1f} | {idle['p99_ms']:.1f} | {idle['failed']} |
+| no job running (before) | {idle['throughput']:.1f} | {idle['p50_ms']:.1f} | {idle['p90_ms']:.1f} | {idle['p99_ms']:.1f} | {idle['failed']} |
 | training job running | {busy['throughput']:.1f} | {busy['p50_ms']:.1f} | {busy['p90_ms']:.1f} | {busy['p99_ms']:.1f} | {busy['failed']} |
+| no job running (after) | {after['throughput']:.1f} | {after['p50_ms']:.1f} | {after['p90_ms']:.1f} | {after['p99_ms']:.1f} | {after['failed']} |
 
-p99 with the job running is **{ratio:.2f}×** the idle p99 (target ≤ 1.5×: {"met" if ratio <= 1.5 else "NOT met"}); the job was
+p99 with the job running is **{ratio:.2f}×** the lower idle p99 (target ≤ 1.5×: {"met" if ratio <= 1.5 else "NOT met"}); the job was
 {"still training" if still_running else "no longer running"} when the measurement ended.
 
 The job (job {id_}, {r.get('epochs_run', '?')} epochs): {done['status']}, wall clock **{wall:.0f} s**

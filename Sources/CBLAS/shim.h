@@ -14,4 +14,14 @@
 // The calling thread's kernel id (Swift cannot call the variadic syscall(2) itself); Linux
 // priorities (nice) are per thread.
 static inline int intentloop_thread_id(void) { return (int)syscall(SYS_gettid); }
+
+#include <sched.h>
+#ifndef SCHED_IDLE
+#define SCHED_IDLE 5
+#endif
+// Moves the calling thread to SCHED_IDLE: it runs only when its core has nothing else to run.
+static inline int intentloop_thread_background(void) {
+    struct sched_param p = { .sched_priority = 0 };
+    return sched_setscheduler(0, SCHED_IDLE, &p);
+}
 #endif

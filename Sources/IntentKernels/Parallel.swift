@@ -28,10 +28,12 @@ public struct UnsafeSendableBox<T>: @unchecked Sendable {
     public init(_ value: T) { self.value = value }
 }
 
-/// Raises the calling thread's nice value to at least `nice` (Linux: priorities are per thread),
-/// so that training beside the server yields the cores to inference. Once lowered, a thread
-/// stays lowered: only training uses Dispatch's worker threads in the server (the predictor has
-/// threads of its own). A no-op for 0 and elsewhere than Linux.
+/// Puts the calling thread in the background (Linux: per thread): nice at least `nice`, and the
+/// SCHED_IDLE policy, so that it runs only when its core has nothing else to run — training beside
+/// the server yields a core to an inference thread at once instead of sharing it by weight (nice
+/// 10 alone measured p99 3.1× idle at 100 predictions/s: results/serve_while_training.md). Once
+/// lowered, a thread stays lowered: only training uses Dispatch's worker threads in the server (the
+/// predictor has threads of its own). A no-op for 0 and elsewhere than Linux.
 public func lowerThreadPriority(by nice: Int32) {
     #if os(Linux)
     guard nice > 0 else { return }
@@ -39,5 +41,6 @@ public func lowerThreadPriority(by nice: Int32) {
     if getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid) < nice {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, nice)
     }
+    _ = intentloop_thread_background()
     #endif
 }

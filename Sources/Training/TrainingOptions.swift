@@ -34,7 +34,8 @@ public struct TrainingOptions: Sendable {
     public var patience = 2
     /// Data-parallel training workers, each running single-threaded BLAS (set by the process).
     public var threads = 2
-    /// Nice value added to the training threads (0: unchanged); a job beside the server uses 10.
+    /// Training threads in the background: nice value at least this, and SCHED_IDLE on Linux (0:
+    /// unchanged). A job beside the server uses 10 (see `lowerThreadPriority`).
     public var niceness: Int32 = 0
     public var pooling = Pooling.mean
 

@@ -77,7 +77,7 @@ try:
     (OUT / "serve_while_training.md").write_text(f"""# Serving while a training job runs
 
 Command: `{results['command']}` ({results['date']}, {results['machine']}). `intentloop serve --demo --no-scheduler` (release,
-embedded worker: {args.training_threads or 'half the cores'} training thread(s) at nice 10, one inference thread per core, embedded
+embedded worker: {args.training_threads or 'half the cores'} training thread(s) at nice 10 + SCHED_IDLE, one inference thread per core, embedded
 PostgreSQL) with CLINC150's 15,000 training utterances imported beside the demo set. Load: `intentloop-bench http`, open
 loop at {args.rate:.0f} predictions/s over {args.connections} connections, {args.duration:.0f} s, CLINC150 test texts; latency counts from
 when a request was due.

@@ -88,14 +88,7 @@ extension Store {
     /// transaction; a row still in `training` (same version) is completed. A production adapter
     /// retires the previous one.
     public func storeAdapter(_ adapter: NewAdapter, actor: Int64?, on connection: PostgresConnection) async throws {
-        var hashes: [String: String] = [:]
-        for (name, data) in adapter.files {
-            let digest = AdapterContent.hash(data)
-            hashes[name] = digest
-            _ = try await connection.query("""
-                INSERT INTO adapter_blobs (sha256, content) VALUES (\(Data(hexString: digest)), \(data)) ON CONFLICT (sha256) DO NOTHING
-                """, logger: logger)
-        }
+        let hashes = try await storeBlobs(adapter.files, on: connection)
         // A row in `training` has no files yet; its identity is set when it becomes a candidate.
         let manifest: String? = hashes.isEmpty ? nil : AdapterContent.manifestHash(hashes)
         if adapter.status == .production {
@@ -118,6 +111,19 @@ extension Store {
             """, logger: logger)
         try await audit(actor: actor, action: "adapter.store", subject: adapter.version,
                         details: ["status": adapter.status.rawValue, "sha256": manifest ?? ""], on: connection)
+    }
+
+    /// Stores each file's bytes once, keyed by their SHA-256; returns file name → SHA-256 (hex).
+    func storeBlobs(_ files: [String: Data], on connection: PostgresConnection) async throws -> [String: String] {
+        var hashes: [String: String] = [:]
+        for (name, data) in files {
+            let digest = AdapterContent.hash(data)
+            hashes[name] = digest
+            _ = try await connection.query("""
+                INSERT INTO adapter_blobs (sha256, content) VALUES (\(Data(hexString: digest)), \(data)) ON CONFLICT (sha256) DO NOTHING
+                """, logger: logger)
+        }
+        return hashes
     }
 
     /// Stores a first adapter straight into production (the first start), audited.
@@ -175,14 +181,7 @@ extension Store {
             throw StoreError(.invalid, "adapter \(record.version) is not in the database and its folder \(path) has no adapter_model.safetensors")
         }
         try await transaction(limit: nil) { c in
-            var hashes: [String: String] = [:]
-            for (name, data) in files {
-                let digest = AdapterContent.hash(data)
-                hashes[name] = digest
-                _ = try await c.query("""
-                    INSERT INTO adapter_blobs (sha256, content) VALUES (\(Data(hexString: digest)), \(data)) ON CONFLICT (sha256) DO NOTHING
-                    """, logger: self.logger)
-            }
+            let hashes = try await self.storeBlobs(files, on: c)
             _ = try await c.query("""
                 UPDATE adapters SET files = \(try jsonText(hashes))::jsonb, sha256 = \(Data(hexString: AdapterContent.manifestHash(hashes))),
                     updated_at = now()

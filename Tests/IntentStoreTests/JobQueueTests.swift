@@ -166,6 +166,18 @@ import Testing
             try Data("tampered".utf8).write(to: folder.appendingPathComponent("labels.json"))
             let again = try await cache.folder(for: record, store: store)
             #expect(FileManager.default.contents(atPath: again.appendingPathComponent("labels.json").path) == files["labels.json"])
+            // An adapter from before migration 0003 (a row with a local path only) is uploaded on first use.
+            let legacy = dir.appendingPathComponent("legacy-folder")
+            try FileManager.default.createDirectory(at: legacy, withIntermediateDirectories: true)
+            for (name, data) in files { try data.write(to: legacy.appendingPathComponent(name)) }
+            try await store.query("INSERT INTO adapters (version, path, status, labels) VALUES ('v0-legacy', \(legacy.path), 'retired', '[\"a\",\"b\"]')")
+            let old = try #require(try await store.adapter(version: "v0-legacy"))
+            #expect(old.sha256 == nil && old.files.isEmpty)
+            let adopted = try await store.adoptLegacyAdapter(old)
+            #expect(adopted.files == record.files.filter { files[$0.key] != nil } && adopted.sha256 == AdapterContent.manifestHash(adopted.files))
+            try FileManager.default.removeItem(at: legacy)  // from now on the database has it
+            let fetched = try await cache.folder(for: adopted, store: store)
+            #expect(FileManager.default.contents(atPath: fetched.appendingPathComponent("adapter_model.safetensors").path) == files["adapter_model.safetensors"])
             // Lifecycle rules hold at the database edge too.
             await #expect { try await store.setAdapterStatus("va", to: .candidate, reason: "x", actor: nil) } throws: { ($0 as? StoreError)?.code == .conflict }
         }

@@ -17,6 +17,16 @@ extension CLITests {
         return p
     }
 
+    /// Waits until a worker says it takes jobs: from then on it owns the embedded cluster, and other
+    /// commands reuse it instead of racing it to start one (and stopping it when they exit).
+    func waitForBanner(_ log: URL) throws {
+        for _ in 0..<240 {
+            if let text = try? String(contentsOf: log, encoding: .utf8), text.contains("is taking jobs") { return }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        Issue.record("no worker banner in \(log.lastPathComponent)")
+    }
+
     func jobJSON(_ id: String, _ dir: URL) throws -> [String: Any] {
         let shown = try run(["jobs", "show", id, "--json", "--data-dir", dir.path])
         return (try? JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]) ?? [:]
@@ -53,6 +63,7 @@ extension CLITests {
         // The real base model: 60 examples × 100 epochs keep worker A busy for a minute.
         let a = try start(["worker", "--data-dir", dir.path, "--lease-seconds", "6", "--heartbeat-seconds", "1", "--epochs", "100"],
                           log: dir.appendingPathComponent("worker-a.log"))
+        try waitForBanner(dir.appendingPathComponent("worker-a.log"))
         var phase = ""
         for _ in 0..<240 where phase != "train" {
             Thread.sleep(forTimeInterval: 0.5)
@@ -70,10 +81,7 @@ extension CLITests {
                           log: dir.appendingPathComponent("worker-b.log"))
         defer { b.terminate(); b.waitUntilExit() }
         // B owns the embedded cluster from here on (A's is orphaned): wait for it before other commands use it.
-        for _ in 0..<120 {
-            if let log = try? String(contentsOf: dir.appendingPathComponent("worker-b.log"), encoding: .utf8), log.contains("is taking jobs") { break }
-            Thread.sleep(forTimeInterval: 0.25)
-        }
+        try waitForBanner(dir.appendingPathComponent("worker-b.log"))
         let waited = try run(["jobs", "wait", id, "--timeout", "180", "--data-dir", dir.path])
         #expect(waited.status == 0, "\(waited.stdout) \(waited.stderr)")
         let job = try jobJSON(id, dir)

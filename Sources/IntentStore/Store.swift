@@ -82,7 +82,7 @@ public struct Store: Sendable {
     /// Appends an audit event (who, what, about what, details as a JSON object).
     public func audit(actor: Int64?, action: String, subject: String = "", details: [String: String] = [:],
                       on connection: PostgresConnection? = nil) async throws {
-        let json = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
+        let json = try jsonText(details)
         let query: PostgresQuery = "INSERT INTO audit_events (actor_id, action, subject, details) VALUES (\(actor), \(action), \(subject), \(json)::jsonb)"
         if let connection { _ = try await connection.query(query, logger: logger) } else { try await self.query(query) }
     }

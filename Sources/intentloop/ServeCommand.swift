@@ -89,14 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         // then the server — migrations, demo data and the model first, then HTTP. SIGTERM/SIGINT
         // stop them in reverse: HTTP drains, the predictor finishes, the pool closes, PostgreSQL stops.
         let server = StartupService {
-            do {
-                // Bounded: an unreachable --database-url must not hang the start for ever.
-                _ = try await race(limit: .seconds(60)) { try await store.migrate() }
-            } catch let error as StoreError { throw CLIFailure(message: error.description, code: 1) } catch is DeadlineExceeded {
-                throw CLIFailure(message: "the database did not answer within 60 s (\(location))", code: 1)
-            } catch let error as PSQLError {
-                throw CLIFailure(message: "migrating the database failed: \(error.serverInfo?[.message] ?? "\(error.code)")", code: 1)
-            }
+            try await migrateAtStart(store, location: location)
             var credentials: DemoCredentials?
             if demo {
                 guard let demoDirectory = ResourceDirectory.demo else { throw CLIFailure(message: "the demo dataset (ops/demo) was not found") }
@@ -130,17 +123,35 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((banner + "\n").utf8))
             return app
         }
-        var services: [any Service] = []
-        if let embedded { services.append(EmbeddedPostgresService(postgres: embedded, logger: logger)) }
-        services += [pool, server]
-        var groupConfiguration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                           logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
-        let group = ServiceGroup(configuration: groupConfiguration)
-        do { try await group.run() } catch let error as ServiceGroupError {
-            logger.error("server stopped", metadata: ["error": "\(error)"])
-            throw CLIFailure(message: "the server stopped: \(error)", code: 1)
-        }
+        try await runServices(embedded: embedded, pool: pool, main: server, what: "server", logger: logger)
+    }
+}
+
+/// Applies pending migrations at the start of a long-running command (serve, worker), bounded: an
+/// unreachable --database-url must not hang the start for ever.
+func migrateAtStart(_ store: Store, location: String) async throws {
+    do {
+        _ = try await race(limit: .seconds(60)) { try await store.migrate() }
+    } catch let error as StoreError { throw CLIFailure(message: error.description, code: 1) } catch is DeadlineExceeded {
+        throw CLIFailure(message: "the database did not answer within 60 s (\(location))", code: 1)
+    } catch let error as PSQLError {
+        throw CLIFailure(message: "migrating the database failed: \(error.serverInfo?[.message] ?? "\(error.code)")", code: 1)
+    }
+}
+
+/// Runs a long-running command as one ServiceGroup, started in order — the embedded PostgreSQL
+/// (supervised) when there is one, the pool, then `main` — and stopped in reverse on SIGTERM or
+/// SIGINT (30 s at most).
+func runServices(embedded: EmbeddedPostgres?, pool: DatabasePool, main: any Service, what: String, logger: Logger) async throws {
+    var services: [any Service] = []
+    if let embedded { services.append(EmbeddedPostgresService(postgres: embedded, logger: logger)) }
+    services += [pool, main]
+    var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                  logger: logger)
+    configuration.maximumGracefulShutdownDuration = .seconds(30)
+    do { try await ServiceGroup(configuration: configuration).run() } catch let error as ServiceGroupError {
+        logger.error("\(what) stopped", metadata: ["error": "\(error)"])
+        throw CLIFailure(message: "the \(what) stopped: \(error)", code: 1)
     }
 }
 

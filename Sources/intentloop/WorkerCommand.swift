@@ -7,7 +7,6 @@ import IntentStore
 import PostgresNIO
 import ServiceLifecycle
 import Training
-import UnixSignals
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,20 +34,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let store = Store(pool: pool, logger: logger)
         let cache = Bootstrap.adapterCache(database.dataDirectory), workerSettings = settings
         let worker = StartupService {
-            do { _ = try await race(limit: .seconds(60)) { try await store.migrate() } } catch let error as StoreError {
-                throw CLIFailure(message: error.description, code: 1)
-            } catch is DeadlineExceeded { throw CLIFailure(message: "the database did not answer within 60 s (\(location))", code: 1) }
+            try await migrateAtStart(store, location: location)
             FileHandle.standardOutput.write(Data("IntentLoop worker \(workerSettings.name) is taking jobs from \(location)\n".utf8))
             return JobWorker(store: store, base: base, cache: cache, settings: workerSettings, logger: logger)
         }
-        var services: [any Service] = []
-        if let embedded { services.append(EmbeddedPostgresService(postgres: embedded, logger: logger)) }
-        services += [pool, worker]
-        var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger)
-        configuration.maximumGracefulShutdownDuration = .seconds(30)
-        do { try await ServiceGroup(configuration: configuration).run() } catch let error as ServiceGroupError {
-            throw CLIFailure(message: "the worker stopped: \(error)", code: 1)
-        }
+        try await runServices(embedded: embedded, pool: pool, main: worker, what: "worker", logger: logger)
     }
 }

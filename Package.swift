@@ -55,7 +55,11 @@ let package = Package(
         .target(name: "Training", dependencies: ["IntentModel", "IntentKernels", "IntentData", "Tokenization"], swiftSettings: kernelSettings),
         .target(name: "IntentData", dependencies: [.product(name: "CSV", package: "CSV.swift")], swiftSettings: swiftSettings),
         // The loop's pure values: cron schedules, job and adapter lifecycles, dataset assembly. No I/O.
-        .target(name: "LoopCore", dependencies: ["IntentData", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .target(name: "LoopCore", dependencies: ["IntentData", "GateStatistics", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        // The gate's statistics: exact McNemar, paired bootstrap, Wilson intervals, per-class metrics. No I/O.
+        .target(name: "GateStatistics", swiftSettings: swiftSettings),
+        // Server-rendered SVG charts (bar and line), escaped for inline use in pages. No I/O.
+        .target(name: "SVGCharts", swiftSettings: swiftSettings),
         .target(
             name: "IntentStore",
             dependencies: [
@@ -70,7 +74,7 @@ let package = Package(
         .target(
             name: "IntentServer",
             dependencies: [
-                "IntentStore", "IntentModel", "IntentData", "Training", "Tokenization", "LoopCore", "IntentKernels",
+                "IntentStore", "IntentModel", "IntentData", "Training", "Tokenization", "LoopCore", "IntentKernels", "GateStatistics", "SVGCharts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -97,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "intentloop",
             dependencies: [
-                "IntentModel", "Tokenization", "IntentData", "Training", "IntentStore", "IntentServer", "LoopCore",
+                "IntentModel", "Tokenization", "IntentData", "Training", "IntentStore", "IntentServer", "LoopCore", "GateStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,7 +142,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "IntentDataTests", dependencies: ["IntentData"], swiftSettings: swiftSettings),
-        .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "IntentData"], swiftSettings: swiftSettings),
+        .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "IntentData", "GateStatistics"], swiftSettings: swiftSettings),
+        .testTarget(name: "GateStatisticsTests", dependencies: ["GateStatistics"], exclude: ["Goldens"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVGChartsTests", dependencies: ["SVGCharts"], swiftSettings: swiftSettings),
         .testTarget(name: "IntentKernelsTests", dependencies: ["IntentKernels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenizationTests", dependencies: ["Tokenization"],

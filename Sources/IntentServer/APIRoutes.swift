@@ -194,12 +194,12 @@ struct APIRoutes {
 }
 
 /// Decodes a JSON body with snake_case keys; invalid UTF-8 or malformed JSON is a 400 naming the field.
-func decodeJSON<T: Decodable>(_ request: Request, context: AppContext) async throws -> T {
+func decodeJSON<T: Decodable>(_ request: Request, context: AppContext, convertKeys: Bool = true) async throws -> T {
     let buffer = try await request.body.collect(upTo: 1 << 20)
     let data = Data(buffer.readableBytesView)
     guard String(validating: data, as: UTF8.self) != nil else { throw APIError.invalid("body", "the body is not valid UTF-8") }
     let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    if convertKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }  // off for types with snake_case CodingKeys
     do { return try decoder.decode(T.self, from: data) } catch let error as DecodingError {
         throw APIError.invalid(snakeCase(error.fieldName), "the body is not valid: \(error.summary)")
     }

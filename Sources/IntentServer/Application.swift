@@ -1,6 +1,7 @@
 import Prometheus
 import Foundation
 import Hummingbird
+import IntentModel
 import IntentStore
 import Logging
 import ServiceLifecycle
@@ -26,7 +27,27 @@ public struct ServerConfiguration: Sendable {
     public var loginThrottle = LoginThrottle()
     /// Password checks running or waiting at once (two per login thread); a login beyond gets 503.
     public var maxConcurrentLogins = 2 * Passwords.loginThreads
+    /// Follow the database's production and shadow adapters (promotion, rollback, shadow) and
+    /// run the gate; nil serves the given model only.
+    public var adapters: AdapterFollowing?
     public init() {}
+}
+
+/// What a replica needs to load adapters the database names, and whether it runs the gate.
+public struct AdapterFollowing: Sendable {
+    public let base: BaseModel
+    public let cache: AdapterCache
+    /// Fallback poll when a notification is missed.
+    public var pollInterval: Duration = .seconds(5)
+    /// Run the promotion gate in this process (every replica may: decisions are idempotent).
+    public var runGate = true
+    public var gateInterval: Duration = .seconds(5)
+    /// Most sampled predictions waiting for the shadow adapter before the excess is dropped.
+    public var shadowQueue = 1024
+    public init(base: BaseModel, cache: AdapterCache) {
+        self.base = base
+        self.cache = cache
+    }
 }
 
 /// Builds the HTTP application: API, agent pages, health, metrics. `store`'s client must be
@@ -54,22 +75,32 @@ public func buildApplication(
     router.add(middleware: FileMiddleware(web.appendingPathComponent("static").path, urlBasePath: "/static", searchForIndexHtml: false, logger: logger))
     let tokens = APITokenCache()
     router.add(middleware: AuthMiddleware(store: store, tokens: tokens))
+    let shadow = ShadowRunner(store: store, metrics: metrics, logger: logger, capacity: configuration.adapters?.shadowQueue ?? 1024,
+                              maxBatch: configuration.maxBatch)
     let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics, maxPendingRows: configuration.maxPendingRows,
-                                        maxQueuedTexts: configuration.maxQueuedTexts)
+                                        maxQueuedTexts: configuration.maxQueuedTexts, shadow: shadow)
     APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)
     OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
     let webRoutes = WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy(),
                               logins: LoginGuard(throttle: configuration.loginThrottle, maxConcurrentChecks: configuration.maxConcurrentLogins))
     webRoutes.add(to: router)
     JobRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
-    let own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(store: store, cache: tokens, logger: logger)]
+    ModelRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
+    var own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(store: store, cache: tokens, logger: logger)]
+    if let following = configuration.adapters {
+        var watcher = AdapterWatcher(store: store, base: following.base, cache: following.cache, predictor: predictor, shadow: shadow,
+                                     metrics: metrics, logger: logger)
+        watcher.pollInterval = following.pollInterval
+        own.append(watcher)
+        if following.runGate { own.append(GateKeeper(store: store, logger: logger, interval: following.gateInterval)) }
+    }
     return Application(
         router: router,
         // An idle connection (or one whose headers never finish) is closed after a minute, so that
         // nobody can hold sockets for ever.
         server: .http1(configuration: .init(idleTimeout: .seconds(60))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "IntentLoop"),
-        services: services + own + [PredictorService(predictor: predictor)],
+        services: services + own + [PredictorService(predictor: predictor, shadow: shadow)],
         logger: logger
     )
 }
@@ -77,9 +108,11 @@ public func buildApplication(
 /// Stops the predictor thread on graceful shutdown (after the HTTP server has drained).
 struct PredictorService: Service {
     let predictor: Predictor
+    let shadow: ShadowRunner
     func run() async throws {
         try? await gracefulShutdown()
         predictor.shutdown()
+        shadow.shutdown()
     }
 }
 

@@ -29,11 +29,20 @@ public enum Bootstrap {
 
     static func production(store: Store, base: BaseModel, dataDirectory: URL, logger: Logger) async throws -> ServingModel? {
         guard let found = try await store.productionAdapter() else { return nil }
+        let model = try await load(found, store: store, base: base, cache: adapterCache(dataDirectory))
+        logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(found.version)", "intent.adapter.sha256": "\(found.sha256 ?? "")"])
+        return model
+    }
+
+    /// An adapter from the database as a model ready to serve: fetched into the local cache
+    /// (verified), loaded and merged on a thread of its own — never on a request's path.
+    public static func load(_ found: AdapterRecord, store: Store, base: BaseModel, cache: AdapterCache) async throws -> ServingModel {
         let record = try await store.adoptLegacyAdapter(found)
-        let folder = try await adapterCache(dataDirectory).folder(for: record, store: store)
-        let adapter = try Adapter.load(from: folder, encoder: base.encoder.config)
-        logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(record.version)", "intent.adapter.sha256": "\(record.sha256 ?? "")"])
-        return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: record.version)
+        let folder = try await cache.folder(for: record, store: store)
+        return try await onDedicatedThread(name: "intentloop.load") {
+            let adapter = try Adapter.load(from: folder, encoder: base.encoder.config)
+            return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: record.version)
+        }
     }
 
     /// Where this process keeps verified copies of adapters stored in the database.

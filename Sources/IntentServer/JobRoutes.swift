@@ -15,7 +15,6 @@ struct JobRoutes {
         v1.get("jobs", use: list)
         v1.get("jobs/:id", use: show)
         v1.post("jobs/:id/cancel", use: cancel)
-        v1.get("models", use: models)
         router.get("admin/jobs", use: page)
         router.post("admin/jobs/trigger") { request, context in
             let _: WebRoutes.Empty = try await forms.requireForm(request, context: context, role: .admin)
@@ -67,12 +66,6 @@ struct JobRoutes {
     @Sendable func cancel(_ request: Request, context: AppContext) async throws -> Response {
         let admin = try context.require(.admin)
         return try json(try await store.cancelJob(try jobID(context), actor: admin.id))
-    }
-
-    @Sendable func models(_ request: Request, context: AppContext) async throws -> Response {
-        _ = try context.require(.admin)
-        struct List: Encodable { let adapters: [AdapterRecord] }
-        return try json(List(adapters: try await store.adapters()))
     }
 
     func jobID(_ context: AppContext) throws -> Int64 {

@@ -79,7 +79,8 @@ public struct JobWorker: Service {
     }
 
     enum Outcome: Sendable {
-        case succeeded(result: [String: String], adapter: NewAdapter)
+        /// The candidate, and what it and its parent predicted on each evaluation item (the gate's paired evidence).
+        case succeeded(result: [String: String], adapter: NewAdapter, outcomes: [String: [AdapterOutcome]])
         case stopped(JobControl.Stop)
         case failed(String, retryable: Bool)
     }
@@ -107,9 +108,10 @@ public struct JobWorker: Service {
         // Finished outside the (possibly cancelled) task: a shutdown still records the outcome.
         let finishing = Task { [store, worker = settings.name] () -> Bool in
             switch outcome {
-            case .succeeded(let result, let adapter):
+            case .succeeded(let result, let adapter, let outcomes):
                 return try await store.finishJob(job, worker: worker, event: .succeeded, result: result) { c in
                     try await store.storeAdapter(adapter, actor: nil, on: c)
+                    for (version, rows) in outcomes.sorted(by: { $0.key < $1.key }) { try await store.storeOutcomes(rows, version: version, on: c) }
                 }
             case .stopped(.cancelled):
                 return try await store.finishJob(job, worker: worker, event: .cancelAcknowledged)
@@ -132,7 +134,7 @@ public struct JobWorker: Service {
 
     static func describe(_ outcome: Outcome) -> String {
         switch outcome {
-        case .succeeded(let result, _): "succeeded: \(result["adapter_version"] ?? "")"
+        case .succeeded(let result, _, _): "succeeded: \(result["adapter_version"] ?? "")"
         case .stopped(let stop): "stopped: \(stop)"
         case .failed(let message, let retryable): "failed\(retryable ? " (retryable)" : ""): \(message)"
         }

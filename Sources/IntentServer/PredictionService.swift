@@ -11,14 +11,17 @@ public struct PredictionService: Sendable {
     let store: Store
     let writer: PredictionWriter
     let metrics: ServerMetrics
+    /// Offered every stored prediction (it samples; never blocks the request).
+    let shadow: ShadowRunner?
     public static let maxTextLength = InputRules.maxTextScalars
     public static let maxBatch = 64
 
     /// Most texts waiting for the model before a request is refused (503) instead of queued.
     let maxQueuedTexts: Int
 
-    init(predictor: Predictor, store: Store, metrics: ServerMetrics, maxPendingRows: Int = 4096, maxQueuedTexts: Int = 2048) {
+    init(predictor: Predictor, store: Store, metrics: ServerMetrics, maxPendingRows: Int = 4096, maxQueuedTexts: Int = 2048, shadow: ShadowRunner? = nil) {
         self.predictor = predictor
+        self.shadow = shadow
         self.maxQueuedTexts = maxQueuedTexts
         self.store = store
         self.metrics = metrics
@@ -74,6 +77,7 @@ public struct PredictionService: Sendable {
             throw error
         }
         metrics.predictions.increment(by: Int64(rows.count))
+        shadow?.offer(rows)
         return Outcome(predictions: rows, replayed: false)
     }
 

@@ -11,6 +11,9 @@ public final class ServerMetrics: Sendable {
     let feedback: Counter
     let inferenceCPU: Counter
     let databaseUp: Gauge
+    let shadowPredictions: Counter
+    let shadowDropped: Counter
+    let adapterSwaps: Counter
 
     public init() {
         predictions = registry.makeCounter(name: "intentloop_predictions_total", help: "Utterances classified")
@@ -24,6 +27,10 @@ public final class ServerMetrics: Sendable {
                                             help: "CPU time the predictor's threads spent in forward passes (thread CPU clock)")
         databaseUp = registry.makeGauge(name: "intentloop_database_up", help: "1 while the database answers its probe, 0 during an outage")
         databaseUp.set(Int64(1))
+        shadowPredictions = registry.makeCounter(name: "intentloop_shadow_predictions_total", help: "Live predictions the shadow adapter also classified and stored")
+        shadowDropped = registry.makeCounter(name: "intentloop_shadow_dropped_total",
+                                             help: "Sampled predictions the shadow adapter skipped (its queue full, or storing failed)")
+        adapterSwaps = registry.makeCounter(name: "intentloop_adapter_swaps_total", help: "Production or shadow adapters loaded and switched to without a restart")
     }
 
     /// Request counter and latency histogram of one route and status.

@@ -76,7 +76,7 @@ struct TrainingJob {
 
         control.setProgress(JobProgress(phase: "training"))
         let options = settings.training, base = base, reference = parent
-        let trained = try await onDedicatedThread(name: "intentloop.job") { () throws -> (metrics: [String: String], files: [String: Data]) in
+        let trained = try await onDedicatedThread(name: "intentloop.job") { () throws -> (metrics: [String: String], files: [String: Data], outcomes: Outcomes) in
             lowerThreadPriority(by: options.niceness)
             let report = try Trainer(base: base, options: options).train(
                 labels: dataset.labels, examples: dataset.training,
@@ -88,7 +88,7 @@ struct TrainingJob {
                 },
                 shouldStop: control.stopReason)
             control.setProgress(JobProgress(phase: "evaluating"))
-            var metrics = Self.evaluate(report.adapter, reference: reference, dataset: dataset, base: base)
+            var (metrics, outcomes) = Self.evaluate(report.adapter, reference: reference, dataset: dataset, base: base)
             metrics["training_seconds"] = String(format: "%.1f", report.probeSeconds + report.trainingSeconds)
             metrics["examples_per_s"] = String(format: "%.1f", report.examplesPerSecond)
             metrics["epochs_run"] = "\(report.history.count)"
@@ -96,7 +96,7 @@ struct TrainingJob {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("intentloop-job-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
             try report.adapter.save(to: folder)
-            return (metrics, try AdapterContent.read(directory: folder))
+            return (metrics, try AdapterContent.read(directory: folder), outcomes)
         }
         adapter.status = .candidate
         adapter.files = trained.files
@@ -106,26 +106,42 @@ struct TrainingJob {
         result["adapter_version"] = adapter.version
         result["feedback_to"] = "\(dataset.feedbackRange?.upperBound ?? 0)"
         result["dataset_sha256"] = dataset.sha256
-        return .succeeded(result: result, adapter: adapter)
+        var outcomes = [adapter.version: trained.outcomes.candidate]
+        if let production, !trained.outcomes.parent.isEmpty { outcomes[production.version] = trained.outcomes.parent }
+        return .succeeded(result: result, adapter: adapter, outcomes: outcomes)
     }
 
-    /// Accuracy and macro-F1 of the new adapter, and of its parent on the same utterances.
-    static func evaluate(_ adapter: Adapter, reference: Adapter?, dataset: AssembledDataset, base: BaseModel) -> [String: String] {
+    typealias Outcomes = (candidate: [AdapterOutcome], parent: [AdapterOutcome])
+
+    /// Accuracy and macro-F1 of the new adapter, and of its parent on the same utterances; and
+    /// what each predicted for every item (stored for the gate's paired tests).
+    static func evaluate(_ adapter: Adapter, reference: Adapter?, dataset: AssembledDataset, base: BaseModel) -> ([String: String], Outcomes) {
         var metrics: [String: String] = ["evaluation_pool_size": "\(dataset.evaluation.count)", "golden_size": "\(dataset.golden.count)"]
+        var outcomes: Outcomes = ([], [])
         let candidate = try? IntentClassifier(base: base, adapter: adapter)
         let parent = reference.flatMap { try? IntentClassifier(base: base, adapter: $0) }
-        for (name, examples) in [("evaluation_pool", dataset.evaluation), ("golden", dataset.golden)] where !examples.isEmpty {
+        for (source, examples) in [(AdapterOutcome.Source.evaluationPool, dataset.evaluation), (.golden, dataset.golden)] where !examples.isEmpty {
+            let name = source.rawValue
+            func run(_ classifier: IntentClassifier) -> (Evaluation, [AdapterOutcome]) {
+                let predictions = classifier.predict(examples.map(\.text), topK: 1, batchSize: 64)
+                let rows = zip(examples, predictions).map {
+                    AdapterOutcome(source: source, text: $0.text, label: $0.intent, predicted: $1.intent, confidence: $1.confidence)
+                }
+                return (Evaluation(expected: examples.map(\.intent), predicted: predictions.map(\.intent)), rows)
+            }
             if let candidate {
-                let e = Evaluation(classifier: candidate, examples: examples)
+                let (e, rows) = run(candidate)
+                outcomes.candidate += rows
                 metrics["\(name)_accuracy"] = String(format: "%.4f", e.accuracy)
                 metrics["\(name)_macro_f1"] = String(format: "%.4f", e.macroF1)
             }
             if let parent {
-                let e = Evaluation(classifier: parent, examples: examples)
+                let (e, rows) = run(parent)
+                outcomes.parent += rows
                 metrics["parent_\(name)_accuracy"] = String(format: "%.4f", e.accuracy)
                 metrics["parent_\(name)_macro_f1"] = String(format: "%.4f", e.macroF1)
             }
         }
-        return metrics
+        return (metrics, outcomes)
     }
 }

@@ -25,12 +25,16 @@ public struct AdapterRecord: Sendable, Codable, Equatable {
     public let path: String?
     public let createdAt: Date
     public let promotedAt: Date?
+    /// When it entered shadow (the gate's shadow duration counts from here).
+    public let shadowSince: Date?
+    /// The gate's latest decision about it.
+    public let gateReport: GateReport?
 
     enum CodingKeys: String, CodingKey {
         case version, status, sha256, files, labels, metrics, path
         case statusReason = "status_reason", dataSummary = "data_summary", parentVersion = "parent_version", jobID = "job_id"
         case feedbackFrom = "feedback_from", feedbackTo = "feedback_to", datasetSHA256 = "dataset_sha256"
-        case createdAt = "created_at", promotedAt = "promoted_at"
+        case createdAt = "created_at", promotedAt = "promoted_at", shadowSince = "shadow_since", gateReport = "gate_report"
     }
 }
 
@@ -81,22 +85,18 @@ public enum AdapterContent {
 extension Store {
     static let adapterColumns = """
         version, status, status_reason, sha256, files::text, labels::text, metrics::text, data_summary::text, parent_version, job_id,
-        feedback_from, feedback_to, dataset_sha256, path, created_at, promoted_at
+        feedback_from, feedback_to, dataset_sha256, path, created_at, promoted_at, shadow_since, gate_report::text
         """
 
     /// Stores an adapter's files (each once, by hash) and its row, inside the caller's
     /// transaction; a row still in `training` (same version) is completed. A production adapter
-    /// retires the previous one.
+    /// (the first start) retires the previous one and is recorded as a deployment.
     public func storeAdapter(_ adapter: NewAdapter, actor: Int64?, on connection: PostgresConnection) async throws {
         let hashes = try await storeBlobs(adapter.files, on: connection)
         // A row in `training` has no files yet; its identity is set when it becomes a candidate.
         let manifest: String? = hashes.isEmpty ? nil : AdapterContent.manifestHash(hashes)
-        if adapter.status == .production {
-            _ = try await connection.query("""
-                UPDATE adapters SET status = 'retired', status_reason = \("replaced by " + adapter.version), updated_at = now()
-                WHERE status = 'production'
-                """, logger: logger)
-        }
+        let previous = adapter.status == .production
+            ? try await Self.retireProduction(replacedBy: adapter.version, .replaced(by: adapter.version), on: connection, logger: logger) : nil
         _ = try await connection.query("""
             INSERT INTO adapters (version, status, status_reason, labels, metrics, sha256, files, parent_version, job_id, feedback_from,
                                   feedback_to, dataset_sha256, data_summary, promoted_at)
@@ -111,6 +111,10 @@ extension Store {
             """, logger: logger)
         try await audit(actor: actor, action: "adapter.store", subject: adapter.version,
                         details: ["status": adapter.status.rawValue, "sha256": manifest ?? ""], on: connection)
+        if adapter.status == .production {
+            _ = try await recordDeployment(action: "first", version: adapter.version, previous: previous, actor: AdapterActor(id: actor, name: "first start"),
+                                           reason: adapter.reason, reportJSON: nil, on: connection)
+        }
     }
 
     /// Stores each file's bytes once, keyed by their SHA-256; returns file name → SHA-256 (hex).
@@ -131,33 +135,20 @@ extension Store {
         try await transaction(limit: nil) { c in try await self.storeAdapter(adapter, actor: actor, on: c) }
     }
 
-    /// Moves an adapter along its lifecycle (`AdapterStatus.refusal` decides), with the reason.
-    public func setAdapterStatus(_ version: String, to next: AdapterStatus, reason: String, actor: Int64?) async throws {
-        try await transaction { c in
-            let rows = try await c.query("SELECT status FROM adapters WHERE version = \(version) FOR UPDATE", logger: self.logger)
-            var current: AdapterStatus?
-            for try await s in rows.decode(String.self) { current = AdapterStatus(rawValue: s) }
-            guard let current else { throw StoreError(.notFound, "no adapter \(version)", field: "version") }
-            if let refusal = current.refusal(to: next) { throw StoreError(.conflict, refusal, field: "version") }
-            if next == .production {
-                _ = try await c.query("""
-                    UPDATE adapters SET status = 'retired', status_reason = \("replaced by " + version), updated_at = now()
-                    WHERE status = 'production'
-                    """, logger: self.logger)
-            }
-            _ = try await c.query("""
-                UPDATE adapters SET status = \(next.rawValue), status_reason = \(reason), updated_at = now() WHERE version = \(version)
-                """, logger: self.logger)
-            try await self.audit(actor: actor, action: "adapter.\(next.rawValue)", subject: version, details: ["reason": reason], on: c)
-        }
-    }
-
     public func productionAdapter() async throws -> AdapterRecord? {
         try await Self.decodeAdapters(try await query("SELECT \(unescaped: Self.adapterColumns) FROM adapters WHERE status = 'production'")).first
     }
 
     public func adapter(version: String) async throws -> AdapterRecord? {
         try await Self.decodeAdapters(try await query("SELECT \(unescaped: Self.adapterColumns) FROM adapters WHERE version = \(version)")).first
+    }
+
+    /// Adapters in these statuses, newest first.
+    public func adapters(statuses: [AdapterStatus]) async throws -> [AdapterRecord] {
+        try await Self.decodeAdapters(try await query("""
+            SELECT \(unescaped: Self.adapterColumns) FROM adapters WHERE status = ANY(\(statuses.map(\.rawValue))::text[])
+            ORDER BY created_at DESC, id DESC
+            """))
     }
 
     /// Every adapter, newest first.
@@ -231,7 +222,8 @@ extension Store {
                 dataSummary: json(try r[7].decode(String.self), [String: Int].self) ?? [:],
                 parentVersion: try r[8].decode(String?.self), jobID: try r[9].decode(Int64?.self), feedbackFrom: try r[10].decode(Int64?.self),
                 feedbackTo: try r[11].decode(Int64?.self), datasetSHA256: try r[12].decode(String?.self), path: try r[13].decode(String?.self),
-                createdAt: try r[14].decode(Date.self), promotedAt: try r[15].decode(Date?.self)))
+                createdAt: try r[14].decode(Date.self), promotedAt: try r[15].decode(Date?.self), shadowSince: try r[16].decode(Date?.self),
+                gateReport: try r[17].decode(String?.self).flatMap { json($0, GateReport.self) }))
         }
         return out
     }

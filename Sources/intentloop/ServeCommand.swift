@@ -32,6 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Log every request.") var verbose = false
     @Flag(help: "Do not run training jobs in this process (run `intentloop worker` elsewhere).") var noWorker = false
     @Flag(help: "Do not queue scheduled training from this process.") var noScheduler = false
+    @Flag(help: "Do not run the promotion gate in this process (another replica runs it).") var noGate = false
+    @Option(help: "Seconds between checks of the production and shadow adapters when no notification arrives (LISTEN/NOTIFY is the fast path).")
+    var adapterPollSeconds = 5
     @OptionGroup(title: "Training jobs") var jobs: WorkerOptions
     @OptionGroup(title: "Schedule") var scheduleOptions: ScheduleOptions
 
@@ -42,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1–256") }
         guard (100...600_000).contains(databaseTimeoutMs) else { throw ValidationError("--database-timeout-ms must be 100–600000") }
+        guard (1...3600).contains(adapterPollSeconds) else { throw ValidationError("--adapter-poll-seconds must be 1–3600") }
     }
 
     func run() async throws {
@@ -64,6 +68,10 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfig.maxWait = .milliseconds(maxWaitMs)
         serverConfig.secureCookies = secureCookies
         if let workers { serverConfig.workers = workers }
+        var following = AdapterFollowing(base: base, cache: Bootstrap.adapterCache(database.dataDirectory))
+        following.pollInterval = .seconds(adapterPollSeconds)
+        following.runGate = !noGate
+        serverConfig.adapters = following
         let dataDirectory = database.dataDirectory, demo = demo, trainFirst = trainFirstAdapter || demo, config = serverConfig
         let (embedded, serverEndpoint, location) = try await database.server(logger: logger)
         var endpoint = serverEndpoint

@@ -179,7 +179,7 @@ import Testing
             let fetched = try await cache.folder(for: adopted, store: store)
             #expect(FileManager.default.contents(atPath: fetched.appendingPathComponent("adapter_model.safetensors").path) == files["adapter_model.safetensors"])
             // Lifecycle rules hold at the database edge too.
-            await #expect { try await store.setAdapterStatus("va", to: .candidate, reason: "x", actor: nil) } throws: { ($0 as? StoreError)?.code == .conflict }
+            await #expect { try await store.transitionAdapter("va", .trained("x"), actor: .gate) } throws: { ($0 as? StoreError)?.code == .conflict }
         }
     }
 }

@@ -61,16 +61,34 @@ import Testing
         }
     }
 
+    /// Every (status, event) pair: the allowed moves lead where the diagram says, all others are refused.
     @Test func adapterLifecycle() {
-        let allowed: [(AdapterStatus, AdapterStatus)] = [
-            (.training, .candidate), (.training, .failed), (.candidate, .shadow), (.candidate, .rejected), (.candidate, .production),
-            (.shadow, .production), (.shadow, .rejected), (.production, .retired), (.retired, .production),
+        let events: [AdapterEvent] = [
+            .trained("t"), .trainingFailed("f"), .passedOfflineGate("o"), .rejected("r"), .promoted(.gate, "g"), .promoted(.admin, "a"),
+            .replaced(by: "v9"), .rolledBack("b"), .restored("s"),
+        ]
+        let allowed: [AdapterStatus: [String: AdapterStatus]] = [
+            .training: ["t": .candidate, "f": .failed],
+            .candidate: ["o": .shadow, "r": .rejected, "g": .production, "a": .production],
+            .shadow: ["r": .rejected, "g": .production, "a": .production],
+            .production: ["replaced by v9": .retired, "b": .retired],
+            .retired: ["a": .production, "s": .production],
+            .rejected: ["a": .production],
+            .failed: [:],
         ]
         for from in AdapterStatus.allCases {
-            for to in AdapterStatus.allCases {
-                let ok = allowed.contains { $0 == (from, to) }
-                #expect((from.refusal(to: to) == nil) == ok, "\(from) → \(to)")
+            for event in events {
+                switch from.apply(event) {
+                case .success(let t):
+                    #expect(allowed[from]?[event.reason] == t.status, "\(from) on \(event)")
+                    #expect(t.reason == event.reason)
+                case .failure(let refusal):
+                    #expect(allowed[from]?[event.reason] == nil, "\(from) refused \(event)")
+                    #expect(refusal.description.hasPrefix("an adapter in \(from.rawValue) cannot"))
+                }
             }
         }
+        guard case .failure(let refusal) = AdapterStatus.rejected.apply(.promoted(.gate, "g")) else { Issue.record("the gate promoted a rejected adapter"); return }
+        #expect(refusal.from == .rejected && refusal.description == "an adapter in rejected cannot promote")
     }
 }

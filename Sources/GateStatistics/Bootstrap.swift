@@ -51,16 +51,17 @@ public enum PairedBootstrap {
     ///
     /// Macro-F1 is the mean, over the classes that occur in the (resampled) truth or predictions, of
     /// F1 = 2·TP / (2·TP + FP + FN), as scikit-learn's `f1_score(average="macro")` without `labels=`
-    /// (and `ClassificationReport.macroF1`). Empty input: estimate 0, interval [0, 0].
+    /// (and `ClassificationReport.macroF1`). Empty input: estimate 0, interval [0, 0], whatever
+    /// `classes` is (0 included: no items, no labels).
     public static func macroF1Interval(truth: [Int], predicted: [Int], classes: Int, resamples: Int = 2000,
                                        confidence: Double = 0.95, seed: UInt64 = 1) -> Interval {
         precondition(truth.count == predicted.count,
                      "macroF1Interval: \(truth.count) true labels but \(predicted.count) predictions")
-        precondition(classes > 0, "macroF1Interval: classes must be positive, got \(classes)")
-        precondition(truth.allSatisfy { (0..<classes).contains($0) } && predicted.allSatisfy { (0..<classes).contains($0) },
-                     "macroF1Interval: labels must be class indices in 0..<\(classes)")
         checkArguments(resamples: resamples, confidence: confidence)
         guard !truth.isEmpty else { return Interval(estimate: 0, lower: 0, upper: 0) }
+        precondition(classes > 0 && truth.allSatisfy { (0..<classes).contains($0) }
+                        && predicted.allSatisfy { (0..<classes).contains($0) },
+                     "macroF1Interval: labels must be class indices in 0..<\(classes)")
         // Scratch counts, allocated once: true positives, support (truth), predicted count per class.
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 3 * classes)
         defer { counts.deallocate() }

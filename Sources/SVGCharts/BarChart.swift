@@ -11,9 +11,9 @@ import Foundation
 /// element has the class `bar`. Each row is a `<g class="row">` whose first child is its
 /// `<title>`.
 ///
-/// The scale is symmetric around zero: ±max(|value|, `minimumExtent`) rounded out to a nice
-/// tick, or exactly ±`fixedExtent` when that is set (values beyond it are drawn to the edge;
-/// their printed value stays true).
+/// The scale is symmetric around zero: ±max(|value|, `minimumExtent`) — the longest bar fills
+/// its half — or exactly ±`fixedExtent` when that is set (values beyond it are drawn to the
+/// edge; their printed value stays true). Gridlines and tick labels sit at nice values inside.
 ///
 /// Non-finite values: NaN draws a zero-width bar printed "n/a"; ±∞ (and finite values above
 /// 10^15 in magnitude) do not influence the scale and draw a full-length bar, printed
@@ -76,15 +76,14 @@ public struct BarChart: Sendable {
         let finite = bars.map(\.value).filter { $0.isFinite && abs($0) <= Self.largestScaledValue }
         let maxMagnitude = finite.map(abs).max() ?? 0
         let floorExtent = (minimumExtent.isFinite && minimumExtent > 0) ? min(minimumExtent, Self.largestScaledValue) : 0.05
-        let ticks: NiceTicks
+        let extent: Double
         if let fixed = fixedExtent, fixed.isFinite, fixed > 0 {
-            let e = min(fixed, Self.largestScaledValue)
-            ticks = NiceTicks.within(-e, e)
+            extent = min(fixed, Self.largestScaledValue)
         } else {
-            let e = max(maxMagnitude, floorExtent)
-            ticks = NiceTicks.covering(-e, e)
+            extent = max(maxMagnitude, floorExtent)
         }
-        let extent = max(abs(ticks.lower), abs(ticks.upper))
+        // The longest bar spans the whole half; the gridlines fall on nice values inside.
+        let ticks = NiceTicks.within(-extent, extent)
 
         // Horizontal layout: [margin][labels][gap][value pad][ − bars | + bars ][value pad][margin]
         let margin = 8.0
@@ -116,7 +115,7 @@ public struct BarChart: Sendable {
         let others = bars.count - positives - negatives
         var summary = "Bar chart, \(bars.count) bar\(bars.count == 1 ? "" : "s"): \(positives) positive, \(negatives) negative"
         if others > 0 { summary += ", \(others) zero or missing" }
-        summary += "; scale " + SVGText.fixed(-extent, decimals: ticks.decimals) + " to " + SVGText.fixed(extent, decimals: ticks.decimals) + "."
+        summary += "; scale from " + valueFormat.string(-extent) + " to " + valueFormat.string(extent) + "."
 
         var w = SVGWriter()
         w.openRoot(kind: "bar", width: width, height: height, title: title, summary: summary)

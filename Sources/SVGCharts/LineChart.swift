@@ -422,7 +422,8 @@ public struct LineChart: Sendable {
             let count = Int(kHi - kLo + 1)
             guard count >= 1 else { continue }
             let score = ((4...6).contains(count) ? 0 : 100) + abs(count - 5)
-            if best == nil || score < best!.score { best = (score, step, kLo, kHi) }
+            if let current = best, current.score <= score { continue }
+            best = (score, step, kLo, kHi)
         }
         guard let best else { return [] }
         let offset = best.step % 7 == 0 ? 4.0 : 0.0

@@ -133,6 +133,8 @@ import Testing
     @Test func emptyInputIsAZeroInterval() {
         #expect(PairedBootstrap.accuracyDifference(candidate: [], baseline: []) == Interval(estimate: 0, lower: 0, upper: 0))
         #expect(PairedBootstrap.macroF1Interval(truth: [], predicted: [], classes: 3) == Interval(estimate: 0, lower: 0, upper: 0))
+        // No items, so no labels either (a comparison over an empty source asks exactly this).
+        #expect(PairedBootstrap.macroF1Interval(truth: [], predicted: [], classes: 0) == Interval(estimate: 0, lower: 0, upper: 0))
     }
 
     @Test func handlesAGateSizedTable() {

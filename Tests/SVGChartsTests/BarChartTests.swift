@@ -21,9 +21,10 @@ import Testing
         var end: Double { x + width }
     }
 
-    static func geometry(_ doc: ParsedSVG) -> (bars: [BarGeometry], zero: Double) {
-        let bars = doc.withClass("bar").map { BarGeometry(x: $0.number("x")!, width: $0.number("width")!) }
-        let zero = doc.withClass("zero").first!.number("x1")!
+    static func geometry(_ doc: ParsedSVG, count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> (bars: [BarGeometry], zero: Double) {
+        let bars = try doc.withClass("bar").map { BarGeometry(x: try $0.num("x"), width: try $0.num("width")) }
+        try #require(bars.count == count, sourceLocation: sourceLocation)
+        let zero = try doc.nth("zero", 0).num("x1")
         return (bars, zero)
     }
 
@@ -40,14 +41,14 @@ import Testing
 
     @Test func accessibleRootAndTitles() throws {
         let doc = try checkInvariants(Self.sample.svg())
-        #expect(doc.allText(doc.firstChild(of: doc.root, named: "title")!) == Self.sample.title)
-        #expect(doc.root.attributes["aria-label"]!.hasPrefix(Self.sample.title))
+        #expect(try doc.childText(of: doc.root, named: "title") == Self.sample.title)
+        #expect((doc.root.attributes["aria-label"] ?? "").hasPrefix(Self.sample.title))
         // Each row's title carries label, value and detail.
         let rows = doc.withClass("row")
-        #expect(rows.count == 5)
-        let first = doc.allText(doc.firstChild(of: rows[0], named: "title")!)
+        try #require(rows.count == 5)
+        let first = try doc.childText(of: rows[0], named: "title")
         #expect(first == "book_flight: +0.120\nF1 0.71 → 0.83, support 41")
-        let third = doc.allText(doc.firstChild(of: rows[2], named: "title")!)
+        let third = try doc.childText(of: rows[2], named: "title")
         #expect(third == "greeting: 0.000")
         // The rect sits inside its row's group, after the title.
         for row in rows {
@@ -62,7 +63,7 @@ import Testing
 
     @Test func signsOnOppositeSidesOfTheZeroAxis() throws {
         let doc = try checkInvariants(Self.sample.svg())
-        let (bars, zero) = Self.geometry(doc)
+        let (bars, zero) = try Self.geometry(doc, count: 5)
         let values = Self.sample.bars.map(\.value)
         for (bar, value) in zip(bars, values) {
             if value > 0 {
@@ -79,29 +80,30 @@ import Testing
         #expect(abs(bars[4].width / bars[0].width - 0.2 / 0.12) < 0.01)
         #expect(abs(bars[1].width / bars[0].width - 0.08 / 0.12) < 0.01)
         // Colours: one for positive, another for negative.
-        let fills = doc.withClass("bar").map { $0.attributes["fill"]! }
+        let fills = doc.withClass("bar").map { ($0.attributes["fill"] ?? "") }
         #expect(fills[0] == fills[3])
         #expect(fills[1] == fills[4])
         #expect(fills[0] != fills[1])
         // Positive values print right of the bar end, negative left of it.
         let valueTexts = doc.withClass("value")
-        #expect(valueTexts[0].number("x")! > bars[0].end && valueTexts[0].attributes["text-anchor"] == "start")
-        #expect(valueTexts[1].number("x")! < bars[1].x && valueTexts[1].attributes["text-anchor"] == "end")
+        try #require(valueTexts.count == 5)
+        #expect(try valueTexts[0].num("x") > bars[0].end && valueTexts[0].attributes["text-anchor"] == "start")
+        #expect(try valueTexts[1].num("x") < bars[1].x && valueTexts[1].attributes["text-anchor"] == "end")
     }
 
     @Test func scaleIsSymmetricAndHasAMinimum() throws {
         let tiny = BarChart(title: "tiny", bars: [.init(label: "a", value: 0.001), .init(label: "b", value: -0.002)])
         let doc = try checkInvariants(tiny.svg())
-        let (bars, zero) = Self.geometry(doc)
-        let axis = doc.all("line").first { $0.attributes["stroke"] == "#5b6675" && $0.number("y1") == $0.number("y2") }!
-        let half = zero - axis.number("x1")!
-        #expect(abs((axis.number("x2")! - zero) - half) < 0.01)  // symmetric
+        let (bars, zero) = try Self.geometry(doc, count: 2)
+        let axis = try #require(doc.all("line").first { $0.attributes["stroke"] == "#5b6675" && $0.number("y1") == $0.number("y2") })
+        let half = try zero - axis.num("x1")
+        #expect(try abs((axis.num("x2") - zero) - half) < 0.01)  // symmetric
         #expect(bars[0].width < half * 0.05)  // 0.001 against a ±0.05 minimum
         #expect(bars[1].width < half * 0.05)
         #expect(bars[0].width >= 1)  // but still visible
 
         let configured = BarChart(title: "t", bars: tiny.bars, minimumExtent: 0.002)
-        let (wide, _) = Self.geometry(try checkInvariants(configured.svg()))
+        let (wide, _) = try Self.geometry(try checkInvariants(configured.svg()), count: 2)
         #expect(wide[1].width > half * 0.5)
     }
 
@@ -110,7 +112,7 @@ import Testing
             title: "fixed", bars: [.init(label: "over", value: 2.5), .init(label: "half", value: -0.5)], fixedExtent: 1
         )
         let doc = try checkInvariants(chart.svg())
-        let (bars, zero) = Self.geometry(doc)
+        let (bars, zero) = try Self.geometry(doc, count: 2)
         let half = bars[0].width
         #expect(abs(bars[1].width - half / 2) < 0.01)
         #expect(abs(bars[0].x - zero) < 0.01)
@@ -127,8 +129,7 @@ import Testing
         )
         let svg = chart.svg()
         let doc = try checkInvariants(svg)
-        let (bars, zero) = Self.geometry(doc)
-        #expect(bars.count == 5)
+        let (bars, zero) = try Self.geometry(doc, count: 5)
         #expect(bars[0].width == 0)
         #expect(bars[1].x == zero && bars[1].width > 0)
         #expect(abs(bars[2].end - zero) < 0.02 && bars[2].width == bars[1].width)
@@ -157,16 +158,16 @@ import Testing
         #expect(!containsBytes(svg, "<svg onload"))
         #expect(!containsBytes(svg, "</text></svg>"))
         // The visible label is one short line.
-        let visible = doc.allText(doc.withClass("label")[0])
+        let visible = doc.allText(try doc.nth("label", 0))
         #expect(!visible.isEmpty)
         #expect(visible.count <= 60)
         #expect(!visible.contains("\n"))
         // The tooltip starts with the (sanitised) label in full.
-        let tooltip = doc.allText(doc.firstChild(of: doc.withClass("row")[0], named: "title")!)
+        let tooltip = try doc.childText(of: try doc.nth("row", 0), named: "title")
         let expected = SVGText.sanitize(label)
         if !expected.isEmpty { #expect(tooltip.hasPrefix(expected + ": +0.300")) }
         // The detail with a script tag reads back as text.
-        let second = doc.allText(doc.firstChild(of: doc.withClass("row")[1], named: "title")!)
+        let second = try doc.childText(of: try doc.nth("row", 1), named: "title")
         #expect(second.hasSuffix(Hostile.script))
     }
 
@@ -175,19 +176,19 @@ import Testing
         let svg = chart.svg()
         #expect(containsBytes(svg, "&lt;script&gt;alert(1)&lt;/script&gt;"))
         let doc = try checkInvariants(svg)
-        #expect(doc.allText(doc.withClass("label")[0]) == Hostile.script)
+        #expect(doc.allText(try doc.nth("label", 0)) == Hostile.script)
     }
 
     @Test func longLabelIsTruncatedAndKeptInTheTitle() throws {
         let chart = BarChart(title: "x", bars: [.init(label: Hostile.long, value: 0.1), .init(label: "short", value: 0.2)])
         let doc = try checkInvariants(chart.svg())
-        let visible = doc.allText(doc.withClass("label")[0])
+        let visible = doc.allText(try doc.nth("label", 0))
         #expect(visible.hasSuffix("…"))
         #expect(Hostile.long.hasPrefix(String(visible.dropLast())))
-        let tooltip = doc.allText(doc.firstChild(of: doc.withClass("row")[0], named: "title")!)
+        let tooltip = try doc.childText(of: try doc.nth("row", 0), named: "title")
         #expect(tooltip == Hostile.long + ": +0.100")
         // The label column stays within a third of the width, so the bars keep their room.
-        let (bars, zero) = Self.geometry(doc)
+        let (bars, zero) = try Self.geometry(doc, count: 2)
         #expect(zero - bars[0].x >= 0)
         #expect(zero > 800 * 0.34)
     }
@@ -196,8 +197,8 @@ import Testing
         let chart = BarChart(title: Hostile.controls, bars: [.init(label: Hostile.noncharacters, value: 0.1, detail: Hostile.controls)])
         let svg = chart.svg()
         let doc = try checkInvariants(svg)
-        #expect(doc.allText(doc.withClass("label")[0]) == "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e")
-        let tooltip = doc.allText(doc.firstChild(of: doc.withClass("row")[0], named: "title")!)
+        #expect(doc.allText(try doc.nth("label", 0)) == "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e")
+        let tooltip = try doc.childText(of: try doc.nth("row", 0), named: "title")
         #expect(tooltip.hasSuffix(": +0.100\nnulbellescdelc1\ntab line\nret"))
     }
 
@@ -214,7 +215,7 @@ import Testing
             let bars = (0..<n).map { BarChart.Bar(label: "intent_\($0)", value: Double($0 % 5) / 10 - 0.2) }
             let doc = try checkInvariants(BarChart(title: "n", bars: bars).svg())
             #expect(doc.withClass("bar").count == n)
-            return Double(doc.root.attributes["viewBox"]!.split(separator: " ")[3])!
+            return try doc.viewBox()[3]
         }
         let perBar = (try height(60) - height(10)) / 50
         #expect(perBar >= 18 && perBar <= 22)
@@ -226,15 +227,15 @@ import Testing
         let doc = try checkInvariants(svg)
         #expect(doc.withClass("bar").isEmpty)
         #expect(doc.all("text").map { doc.allText($0) } == ["No data"])
-        #expect(doc.allText(doc.firstChild(of: doc.root, named: "title")!) == "Nothing <yet>")
-        #expect(Double(doc.root.attributes["viewBox"]!.split(separator: " ")[3])! <= 60)
+        #expect(try doc.childText(of: doc.root, named: "title") == "Nothing <yet>")
+        #expect(try doc.viewBox()[3] <= 60)
     }
 
     @Test func percentagePointFormat() throws {
         let chart = BarChart(title: "pp", bars: [.init(label: "a", value: 0.034), .init(label: "b", value: -0.12)], valueFormat: .percentagePoints(1))
         let doc = try checkInvariants(chart.svg())
         #expect(doc.withClass("value").map { doc.allText($0) } == ["+3.4 pp", "-12.0 pp"])
-        let ticks = doc.elements.filter { $0.name == "text" && doc.elements[$0.parent!].classes.contains("axis") }.map { doc.allText($0) }
+        let ticks = doc.elements.filter { $0.name == "text" && doc.parentHasClass($0, "axis") }.map { doc.allText($0) }
         #expect(ticks.contains("0"))
         #expect(ticks.allSatisfy { $0 == "0" || $0.hasSuffix(" pp") })
     }

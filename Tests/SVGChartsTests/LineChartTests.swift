@@ -20,16 +20,19 @@ import Testing
         yFormatter: LineChart.percentFormatter()
     )
 
+    /// The coordinate pairs of a polyline (malformed pairs are dropped; `checkInvariants`
+    /// already fails on them).
     static func polylinePoints(_ element: ParsedSVG.Element) -> [(x: Double, y: Double)] {
-        (element.attributes["points"] ?? "").split(separator: " ").map { pair in
-            let xy = pair.split(separator: ",").map { Double($0)! }
-            return (xy[0], xy[1])
+        (element.attributes["points"] ?? "").split(separator: " ").compactMap { pair in
+            let xy = pair.split(separator: ",").compactMap { Double($0) }
+            return xy.count == 2 ? (xy[0], xy[1]) : nil
         }
     }
 
-    static func plotBox(_ doc: ParsedSVG) -> (left: Double, top: Double, right: Double, bottom: Double) {
-        let frame = doc.all("polyline").first { doc.elements[$0.parent!].classes.contains("axis") }!
+    static func plotBox(_ doc: ParsedSVG) throws -> (left: Double, top: Double, right: Double, bottom: Double) {
+        let frame = try #require(doc.all("polyline").first { doc.parentHasClass($0, "axis") })
         let corners = polylinePoints(frame)
+        try #require(corners.count == 3)
         return (corners[1].x, corners[0].y, corners[2].x, corners[1].y)
     }
 
@@ -41,12 +44,12 @@ import Testing
         #expect(lines.allSatisfy { $0.name == "polyline" })
         #expect(lines.map { Self.polylinePoints($0).count } == [8, 8])
         let markers = doc.withClass("point")
-        #expect(markers.count == 16)
+        try #require(markers.count == 16)
         #expect(markers.allSatisfy { $0.name == "circle" && doc.firstChild(of: $0, named: "title") != nil })
-        #expect(doc.allText(doc.firstChild(of: markers[0], named: "title")!) == "production\nx: W1, y: 81%")
+        #expect(try doc.childText(of: markers[0], named: "title") == "production\nx: W1, y: 81%")
         // Legend names and series colours.
-        #expect(doc.withClass("legend-item").map { doc.allText(doc.firstChild(of: $0, named: "text")!) } == ["production", "candidate"])
-        #expect(Set(lines.map { $0.attributes["stroke"]! }).count == 2)
+        #expect(try doc.withClass("legend-item").map { try doc.childText(of: $0, named: "text") } == ["production", "candidate"])
+        #expect(Set(lines.map { ($0.attributes["stroke"] ?? "") }).count == 2)
         expectNoNonFiniteNumbers(svg)
     }
 
@@ -54,17 +57,19 @@ import Testing
         let doc = try checkInvariants(Self.weekly.svg())
         for (series, line) in zip(Self.weekly.series, doc.withClass("series")) {
             let pixels = Self.polylinePoints(line)
+            try #require(pixels.count == series.points.count)
             for (i, j) in zip(pixels.indices, pixels.indices.dropFirst()) {
                 #expect(pixels[j].x > pixels[i].x)
                 if series.points[j].y > series.points[i].y { #expect(pixels[j].y < pixels[i].y) }
             }
         }
         // With the fixed 0…1 range, y = 0 is the plot's bottom and y = 1 its top.
-        let box = Self.plotBox(doc)
+        let box = try Self.plotBox(doc)
         let one = LineChart(title: "t", series: [.init(name: "s", points: [P(x: 0, y: 0), P(x: 1, y: 1)])], yRange: 0...1)
         let oneDoc = try checkInvariants(one.svg())
-        let oneBox = Self.plotBox(oneDoc)
-        let pts = Self.polylinePoints(oneDoc.withClass("series")[0])
+        let oneBox = try Self.plotBox(oneDoc)
+        let pts = Self.polylinePoints(try oneDoc.nth("series", 0))
+        try #require(pts.count == 2)
         #expect(abs(pts[0].y - oneBox.bottom) < 0.01 && abs(pts[1].y - oneBox.top) < 0.01)
         #expect(abs(pts[0].x - oneBox.left) < 0.01 && abs(pts[1].x - oneBox.right) < 0.01)
         #expect(box.bottom > box.top)
@@ -74,25 +79,26 @@ import Testing
         let ys = [0.3, -2.0, 7.5, 0.0, 1e-3, 4.2, -0.7]
         let chart = LineChart(title: "t", series: [.init(name: "a", points: ys.enumerated().map { P(x: Double($0.offset), y: $0.element) })])
         let doc = try checkInvariants(chart.svg())
-        let pixels = Self.polylinePoints(doc.withClass("series")[0])
+        let pixels = Self.polylinePoints(try doc.nth("series", 0))
+        try #require(pixels.count == ys.count)
         for i in ys.indices {
             for j in ys.indices where ys[i] < ys[j] {
                 #expect(pixels[i].y > pixels[j].y)
             }
         }
         // Auto range: every point inside the plot.
-        let box = Self.plotBox(doc)
+        let box = try Self.plotBox(doc)
         #expect(pixels.allSatisfy { $0.y >= box.top && $0.y <= box.bottom })
     }
 
     @Test func unsortedXIsSorted() throws {
         let chart = LineChart(title: "t", series: [.init(name: "a", points: [P(x: 3, y: 3), P(x: 1, y: 1), P(x: 2, y: 2), P(x: 0, y: 0)])])
         let doc = try checkInvariants(chart.svg())
-        let pixels = Self.polylinePoints(doc.withClass("series")[0])
+        let pixels = Self.polylinePoints(try doc.nth("series", 0))
         #expect(pixels.map(\.x) == pixels.map(\.x).sorted())
         #expect(pixels.map(\.y) == pixels.map(\.y).sorted(by: >))
-        let titles = doc.withClass("point").map { doc.allText(doc.firstChild(of: $0, named: "title")!) }
-        #expect(titles.map { $0.components(separatedBy: "x: ")[1].prefix(1) } == ["0", "1", "2", "3"])
+        let titles = try doc.withClass("point").map { try doc.childText(of: $0, named: "title") }
+        #expect(titles.map { $0.components(separatedBy: "x: ").last?.prefix(1) } == ["0", "1", "2", "3"])
     }
 
     @Test func nonFinitePointsAreSkipped() throws {
@@ -107,7 +113,7 @@ import Testing
         #expect(lines.map { Self.polylinePoints($0).count } == [3, 1])
         #expect(doc.withClass("point").count == 4)
         expectNoNonFiniteNumbers(svg)
-        #expect(doc.allText(doc.firstChild(of: doc.root, named: "desc")!).contains("5 not drawable"))
+        #expect(try doc.childText(of: doc.root, named: "desc").contains("5 not drawable"))
     }
 
     @Test func edgeCasesRenderWellFormed() throws {
@@ -132,10 +138,10 @@ import Testing
                     #expect(doc.withClass("series").map { Self.polylinePoints($0).count } == drawable)
                     expectNoNonFiniteNumbers(svg)
                     // Markers stay within the chart's viewBox.
-                    let viewBox = doc.root.attributes["viewBox"]!.split(separator: " ").map { Double($0)! }
+                    let viewBox = try doc.viewBox()
                     for marker in doc.withClass("point") {
-                        #expect(marker.number("cx")! >= 0 && marker.number("cx")! <= viewBox[2])
-                        #expect(marker.number("cy")! >= 0 && marker.number("cy")! <= viewBox[3])
+                        #expect(try marker.num("cx") >= 0 && marker.num("cx") <= viewBox[2])
+                        #expect(try marker.num("cy") >= 0 && marker.num("cy") <= viewBox[3])
                     }
                 }
             }
@@ -145,11 +151,13 @@ import Testing
     @Test func fixedRangeClampsOutliersToTheEdge() throws {
         let chart = LineChart(title: "t", series: [.init(name: "a", points: [P(x: 0, y: -0.5), P(x: 1, y: 0.5), P(x: 2, y: 1.5)])], yRange: 0...1)
         let doc = try checkInvariants(chart.svg())
-        let box = Self.plotBox(doc)
-        let pixels = Self.polylinePoints(doc.withClass("series")[0])
+        let box = try Self.plotBox(doc)
+        let pixels = Self.polylinePoints(try doc.nth("series", 0))
+        try #require(pixels.count == 3)
         #expect(abs(pixels[0].y - box.bottom) < 0.01)
         #expect(abs(pixels[2].y - box.top) < 0.01)
-        let titles = doc.withClass("point").map { doc.allText(doc.firstChild(of: $0, named: "title")!) }
+        let titles = try doc.withClass("point").map { try doc.childText(of: $0, named: "title") }
+        try #require(titles.count == 3)
         #expect(titles[2].hasSuffix("y: 1.5"))
     }
 
@@ -164,7 +172,7 @@ import Testing
     @Test func niceYTicks() throws {
         let chart = LineChart(title: "t", series: [.init(name: "a", points: [P(x: 0, y: 0.81), P(x: 1, y: 0.94)])])
         let doc = try checkInvariants(chart.svg())
-        let axis = doc.withClass("axis")[0]
+        let axis = try doc.nth("axis", 0)
         let yTicks = doc.children(of: axis).filter { $0.name == "text" && $0.attributes["text-anchor"] == "end" }.map { doc.allText($0) }
         #expect(yTicks == ["0.80", "0.85", "0.90", "0.95"])
         let xTicks = doc.children(of: axis).filter { $0.name == "text" && $0.attributes["text-anchor"] == "middle" }.map { doc.allText($0) }
@@ -184,11 +192,11 @@ import Testing
         let points = (0..<30).map { P(x: start + Double($0) * 86_400, y: Double($0 % 7) / 10) }
         let chart = LineChart(title: "Shadow agreement rate", series: [.init(name: "agreement", points: points)], yRange: 0...1, xTicks: .utcDays)
         let doc = try checkInvariants(chart.svg())
-        let axis = doc.withClass("axis")[0]
+        let axis = try doc.nth("axis", 0)
         let labels = doc.children(of: axis).filter { $0.name == "text" && $0.attributes["text-anchor"] == "middle" }.map { doc.allText($0) }
         #expect(!labels.isEmpty)
         #expect(labels.allSatisfy { $0.count == 10 && $0.hasPrefix("2024-0") })
-        let title = doc.allText(doc.firstChild(of: doc.withClass("point")[0], named: "title")!)
+        let title = try doc.childText(of: try doc.nth("point", 0), named: "title")
         #expect(title == "agreement\nx: 2024-02-29, y: 0")
     }
 
@@ -206,9 +214,10 @@ import Testing
         #expect(!containsBytes(svg, "<script"))
         #expect(!containsBytes(svg, "<svg onload"))
         #expect(doc.withClass("series").count == 2)
-        let legend = doc.withClass("legend-item").map { doc.allText(doc.firstChild(of: $0, named: "text")!) }
+        let legend = try doc.withClass("legend-item").map { try doc.childText(of: $0, named: "text") }
+        try #require(legend.count == 2)
         #expect(legend[1] == Hostile.script)
-        let legendTitle = doc.allText(doc.firstChild(of: doc.withClass("legend-item")[1], named: "title")!)
+        let legendTitle = try doc.childText(of: try doc.nth("legend-item", 1), named: "title")
         #expect(legendTitle == Hostile.script)
         for element in doc.all("text") {
             let visible = doc.allText(element)
@@ -221,9 +230,9 @@ import Testing
         let series = (0..<8).map { i in LineChart.Series(name: "s\(i)", points: [P(x: 0, y: Double(i)), P(x: 1, y: Double(i) + 1)]) }
         let doc = try checkInvariants(LineChart(title: "t", series: series).svg())
         let lines = doc.withClass("series")
-        let firstSix = lines.prefix(6).map { $0.attributes["stroke"]! }
+        let firstSix = lines.prefix(6).map { ($0.attributes["stroke"] ?? "") }
         #expect(Set(firstSix).count == 6)
-        let styles = lines.map { $0.attributes["stroke"]! + "|" + $0.attributes["stroke-dasharray"]! }
+        let styles = lines.map { ($0.attributes["stroke"] ?? "") + "|" + ($0.attributes["stroke-dasharray"] ?? "") }
         #expect(Set(styles).count == 8)
     }
 

@@ -20,6 +20,10 @@ struct ParsedSVG {
 
         var classes: [String] { (attributes["class"] ?? "").split(separator: " ").map(String.init) }
         func number(_ attribute: String) -> Double? { attributes[attribute].flatMap(Double.init) }
+        /// A numeric attribute; a recorded failure (not a crash) when missing.
+        func num(_ attribute: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Double {
+            try #require(number(attribute), "no numeric \(attribute) on <\(name)>", sourceLocation: sourceLocation)
+        }
     }
 
     var elements: [Element]
@@ -29,6 +33,26 @@ struct ParsedSVG {
     func withClass(_ cls: String) -> [Element] { elements.filter { $0.classes.contains(cls) } }
     func children(of element: Element) -> [Element] { element.children.map { elements[$0] } }
     func firstChild(of element: Element, named name: String) -> Element? { children(of: element).first { $0.name == name } }
+    /// The `index`th element with class `cls`; a recorded failure (not a crash) when missing.
+    func nth(_ cls: String, _ index: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> Element {
+        let matches = withClass(cls)
+        try #require(index < matches.count, "no element #\(index) with class \(cls)", sourceLocation: sourceLocation)
+        return matches[index]
+    }
+    /// All text of the first child `name` of `element`.
+    func childText(of element: Element, named name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        allText(try #require(firstChild(of: element, named: name), "no <\(name)> child", sourceLocation: sourceLocation))
+    }
+    /// The root's viewBox numbers.
+    func viewBox(sourceLocation: SourceLocation = #_sourceLocation) throws -> [Double] {
+        let numbers = (root.attributes["viewBox"] ?? "").split(separator: " ").compactMap { Double($0) }
+        try #require(numbers.count == 4, sourceLocation: sourceLocation)
+        return numbers
+    }
+    /// Whether the element's parent has class `cls`.
+    func parentHasClass(_ element: Element, _ cls: String) -> Bool {
+        element.parent.map { elements[$0].classes.contains(cls) } ?? false
+    }
     /// All text inside an element, children included.
     func allText(_ element: Element) -> String {
         element.text + element.children.map { allText(elements[$0]) }.joined()

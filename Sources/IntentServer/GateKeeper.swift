@@ -11,12 +11,18 @@ import ServiceLifecycle
 /// promotion is one transaction with its deployment record. Runs in every `serve` replica: the
 /// repository's row locks and lifecycle checks make two replicas deciding at once harmless (the
 /// second finds the move already made and leaves it).
-struct GateKeeper: Service {
+public struct GateKeeper: Service {
     let store: Store
     let logger: Logger
     var interval: Duration = .seconds(5)
 
-    func run() async throws {
+    public init(store: Store, logger: Logger, interval: Duration = .seconds(5)) {
+        self.store = store
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await tick()
@@ -34,7 +40,7 @@ struct GateKeeper: Service {
     }
 
     /// One pass over the candidates (newest first; older ones are superseded) and the shadow.
-    func decideAll(now: Date) async throws {
+    public func decideAll(now: Date = Date()) async throws {
         let waiting = try await store.adapters(statuses: [.candidate, .shadow])
         guard !waiting.isEmpty else { return }
         let policy = try await store.gatePolicy()

@@ -52,9 +52,12 @@ public struct ComparisonReport: Sendable, Codable {
         let reverse = try await store.shadowEvidence(candidate: recordA.version, baseline: recordB.version)
         // Live items where a shadowed b: swap so that candidate is always b.
         let shadow = live.labelled + reverse.labelled.map { PairedItem(label: $0.label, candidate: $0.baseline, baseline: $0.candidate) }
-        let comparison = ModelComparison(a: recordA.version, b: recordB.version, evaluationPool: paired[.evaluationPool] ?? [],
-                                         golden: paired[.golden] ?? [], shadow: shadow,
-                                         confidence: 1 - policy.significanceLevel, resamples: policy.bootstrapResamples)
+        // Bootstrap intervals over thousands of items: CPU work, off the cooperative pool.
+        let comparison = try await onDedicatedThread(name: "intentloop.compare") {
+            ModelComparison(a: recordA.version, b: recordB.version, evaluationPool: paired[.evaluationPool] ?? [],
+                            golden: paired[.golden] ?? [], shadow: shadow, confidence: 1 - policy.significanceLevel,
+                            resamples: policy.bootstrapResamples)
+        }
         let series = try await store.shadowAgreementSeries(recordA.version, recordB.version)
         return ComparisonReport(a: AdapterSummary(recordA), b: AdapterSummary(recordB), comparison: comparison,
                                 agreement: series.map { AgreementPoint(hour: $0.hour, predictions: $0.predictions, agreements: $0.agreements) },

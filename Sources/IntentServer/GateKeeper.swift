@@ -57,7 +57,7 @@ public struct GateKeeper: Service {
                     actor: .gate)
                 return
             }
-            let report = Gate.decide(stage: .offline, evidence: try await evidence(candidate, production: production, shadow: false, now: now), policy: policy)
+            let report = try await decide(.offline, try await evidence(candidate, production: production, shadow: false, now: now), policy)
             try await act(on: candidate, report, replacing: &shadow)
         }
         if let current = shadow, current.status == .shadow {
@@ -66,9 +66,14 @@ public struct GateKeeper: Service {
                     "trained against \(current.parentVersion ?? "no adapter"), but production is now \(production?.version ?? "none")"), actor: .gate)
                 return
             }
-            let report = Gate.decide(stage: .shadow, evidence: try await evidence(current, production: production, shadow: true, now: now), policy: policy)
+            let report = try await decide(.shadow, try await evidence(current, production: production, shadow: true, now: now), policy)
             try await act(on: current, report, replacing: &shadow)
         }
+    }
+
+    /// `Gate.decide` bootstraps over every paired item: CPU work, on a thread of its own.
+    func decide(_ stage: GateStage, _ evidence: GateEvidence, _ policy: GatePolicy) async throws -> GateReport {
+        try await onDedicatedThread(name: "intentloop.gate") { Gate.decide(stage: stage, evidence: evidence, policy: policy) }
     }
 
     func evidence(_ candidate: AdapterRecord, production: AdapterRecord, shadow: Bool, now: Date) async throws -> GateEvidence {

@@ -139,7 +139,9 @@ extension Store {
         return try await Self.decodePredictions(rows).first
     }
 
-    /// Predictions nobody has reviewed yet, most uncertain first (smallest top-1 − top-2 margin).
+    /// Predictions nobody has reviewed yet: first those where the shadow adapter disagrees with
+    /// the served answer (their verdicts decide the gate's paired test), then the most uncertain
+    /// (smallest top-1 − top-2 margin).
     public func reviewQueue(_ f: QueueFilter) async throws -> [PredictionRecord] {
         let rows = try await self.query("""
             SELECT \(unescaped: Self.predictionColumns) FROM predictions p
@@ -149,7 +151,9 @@ extension Store {
               AND (\(f.to)::timestamptz IS NULL OR p.created_at < \(f.to))
               AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
               AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
-            ORDER BY p.margin, p.created_at DESC LIMIT \(f.limit) OFFSET \(f.offset)
+            ORDER BY EXISTS (SELECT 1 FROM shadow_predictions s JOIN adapters a ON a.version = s.adapter_version AND a.status = 'shadow'
+                             WHERE s.prediction_id = p.id AND s.intent <> p.intent) DESC,
+                     p.margin, p.created_at DESC LIMIT \(f.limit) OFFSET \(f.offset)
             """)
         return try await Self.decodePredictions(rows)
     }

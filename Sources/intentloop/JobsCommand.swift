@@ -145,6 +145,7 @@ func printJSON<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
+    encoder.keyEncodingStrategy = .convertToSnakeCase  // like the HTTP API
     guard let data = try? encoder.encode(value) else { return }
     FileHandle.standardOutput.write(data + Data("\n".utf8))
 }

@@ -1,13 +1,108 @@
 import ArgumentParser
 import Foundation
+import GateStatistics
 import IntentServer
 import IntentStore
 import LoopCore
 
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "Adapters stored in the database: list them, export one as a PEFT folder.",
-        subcommands: [List.self, Export.self])
+        commandName: "models",
+        abstract: "Adapters stored in the database: list, compare, promote, roll back, the deployment history, export as a PEFT folder.",
+        subcommands: [List.self, Compare.self, Promote.self, Rollback.self, Deployments.self, Export.self])
+
+    /// Who acts from the command line: an admin user named with --by, or the operating-system user.
+    static func actor(_ store: Store, by name: String?) async throws -> AdapterActor {
+        guard let name else { return AdapterActor(id: nil, name: "command line (\(ProcessInfo.processInfo.userName))") }
+        guard let user = try await store.user(named: name), user.role == .admin else { throw CLIFailure(message: "--by \(name) is not an admin user") }
+        return AdapterActor(id: user.id, name: user.username)
+    }
+
+    struct Compare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Two adapters on the same utterances: accuracy and macro-F1 with intervals, McNemar, per-intent F1, changed confusions, shadow agreement.")
+        @Argument(help: "The reference (default: production).") var a: String?
+        @Argument(help: "The challenger (default: the newest shadow or candidate).") var b: String?
+        @OptionGroup var database: DatabaseOptions
+        @Flag(help: "One JSON document (as GET /v1/models/compare).") var json = false
+
+        func run() async throws {
+            let a = a, b = b
+            let report = try await database.withStore(logger: quietLogger("intentloop.models")) { store, _ in
+                try await ComparisonReport.build(store: store, a: a, b: b)
+            }
+            if json { return printJSON(report) }
+            let c = report.comparison
+            print("A = \(report.a.version) (\(report.a.status))   B = \(report.b.version) (\(report.b.status))")
+            print("items\tn\taccuracy A\taccuracy B\tB-A (points, interval)\tMcNemar B-only/A-only\tp\tmacro-F1 A\tmacro-F1 B")
+            for s in c.sources {
+                print(String(format: "%@\t%d\t%.3f\t%.3f\t%+.1f (%+.1f … %+.1f)\t%d/%d\t%.4g\t%.3f\t%.3f", s.name, s.n, s.accuracyA.estimate, s.accuracyB.estimate,
+                             s.difference.estimate * 100, s.difference.lower * 100, s.difference.upper * 100, s.mcnemar.candidateOnly,
+                             s.mcnemar.baselineOnly, s.mcnemar.pValue, s.macroF1A.estimate, s.macroF1B.estimate))
+            }
+            let moved = c.intents.filter { $0.delta != 0 }
+            if !moved.isEmpty {
+                print("\nF1 change per intent (B - A):")
+                for i in moved { print(String(format: "  %+.3f  %@ (%d items)", i.delta, i.intent, i.support)) }
+            }
+            if !c.confusionChanges.isEmpty {
+                print("\nconfusions that changed most (true → predicted: A, B):")
+                for x in c.confusionChanges { print("  \(x.label) → \(x.predicted): \(x.countA), \(x.countB)") }
+            }
+            let shadow = report.agreement.reduce((0, 0)) { ($0.0 + $1.predictions, $0.1 + $1.agreements) }
+            if shadow.0 > 0 { print(String(format: "\nshadow: %d predictions, %.1f %% agreement", shadow.0, Double(shadow.1) / Double(shadow.0) * 100)) }
+            if let g = report.gate {
+                print("\ngate: \(g.verdict.rawValue) (\(g.rule), \(g.stage.rawValue) stage)")
+                for r in g.reasons { print("  \(r)") }
+            }
+        }
+    }
+
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an adapter the production adapter now (an admin's override of the gate; audited). Every replica switches within seconds.")
+        @Argument var version: String
+        @Option(help: "Why (stored with the deployment).") var reason = "promoted from the command line"
+        @Option(help: "The admin user to record as acting (default: the operating-system user).") var by: String?
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let version = version, reason = reason, by = by
+            let d = try await database.withStore(logger: quietLogger("intentloop.models")) { store, _ in
+                try await store.promote(version, by: .admin, actor: try await ModelsCommand.actor(store, by: by), reason: reason)
+            }
+            print("promoted \(d.adapterVersion) (replacing \(d.previousVersion ?? "none")); deployment \(d.id)")
+        }
+    }
+
+    struct Rollback: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Return production to the adapter the current one replaced (audited). Every replica switches within seconds.")
+        @Option(help: "Why (stored with the deployment).") var reason = "rolled back from the command line"
+        @Option(help: "The admin user to record as acting (default: the operating-system user).") var by: String?
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let reason = reason, by = by
+            let d = try await database.withStore(logger: quietLogger("intentloop.models")) { store, _ in
+                try await store.rollback(actor: try await ModelsCommand.actor(store, by: by), reason: reason)
+            }
+            print("rolled back to \(d.adapterVersion) (retiring \(d.previousVersion ?? "none")); deployment \(d.id)")
+        }
+    }
+
+    struct Deployments: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every change of the production adapter, newest first.")
+        @OptionGroup var database: DatabaseOptions
+        @Flag(help: "One JSON document.") var json = false
+
+        func run() async throws {
+            let list = try await database.withStore(logger: quietLogger("intentloop.models")) { store, _ in try await store.deployments(limit: 1000) }
+            if json { return printJSON(["deployments": list]) }
+            print("id\taction\tadapter\tprevious\tby\twhen\treason")
+            for d in list { print("\(d.id)\t\(d.action)\t\(d.adapterVersion)\t\(d.previousVersion ?? "-")\t\(d.actorName)\t\(iso(d.createdAt))\t\(d.reason)") }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every adapter, newest first, with status, lineage and metrics.")

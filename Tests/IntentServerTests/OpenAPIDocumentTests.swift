@@ -7,7 +7,7 @@ import Yams
 /// Issue 9, item 9: `/openapi.yaml` is a valid YAML document (it once was not, and no OpenAPI tool
 /// could load it), and it describes every route the server has, with the error contract.
 @Suite struct OpenAPIDocumentTests {
-    /// Every route the application registers (APIRoutes, WebRoutes, OperationsRoutes), by method.
+    /// Every route the application registers (APIRoutes, WebRoutes, OperationsRoutes, JobRoutes, ModelRoutes), by method.
     static let routes: [String: [String]] = [
         "/v1/predict": ["post"], "/v1/feedback": ["post"], "/v1/predictions/{id}": ["get"], "/v1/intents": ["get"],
         "/v1/import": ["post"], "/v1/export": ["get"], "/healthz": ["get"], "/readyz": ["get"], "/metrics": ["get"],
@@ -16,6 +16,10 @@ import Yams
         "/admin/intents": ["get"], "/admin/intents/decide": ["post"],
         "/v1/jobs": ["get", "post"], "/v1/jobs/{id}": ["get"], "/v1/jobs/{id}/cancel": ["post"], "/v1/models": ["get"],
         "/admin/jobs": ["get"], "/admin/jobs/trigger": ["post"], "/admin/jobs/cancel": ["post"],
+        "/v1/models/compare": ["get"], "/v1/models/deployments": ["get"], "/v1/models/rollback": ["post"],
+        "/v1/models/{version}/promote": ["post"], "/v1/gate/policy": ["get", "put"],
+        "/admin/models": ["get"], "/admin/models/rollback": ["post"], "/admin/models/promote": ["post"], "/admin/models/policy": ["post"],
+        "/models/compare": ["get"],
     ]
 
     @Test func theServedDocumentIsYAMLAndCoversEveryRoute() async throws {

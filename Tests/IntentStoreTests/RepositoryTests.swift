@@ -2,6 +2,7 @@ import Foundation
 import IntentData
 import IntentStore
 import IntentTestSupport
+import LoopCore
 import PostgresNIO
 import Testing
 
@@ -54,6 +55,19 @@ func prediction(_ text: String, intent: String, margin: Float, confidence: Float
             #expect(try await store.reviewQueue(f).map(\.text) == ["c"])
             let stored = try #require(try await store.prediction(id: rows[1].id))
             #expect(stored.text == "b" && stored.topK == rows[1].topK && stored.margin == 0.05)
+
+            // Where the shadow adapter disagrees, the verdict decides the gate's test: those come first.
+            try await store.storeProductionAdapter(NewAdapter(version: "p", status: .production, labels: ["cancel", "track"], files: ["a": Data([1])]),
+                                                   actor: nil)
+            let shadow = NewAdapter(version: "s", status: .shadow, labels: ["cancel", "track"], files: ["a": Data([2])])
+            try await store.transaction { c in try await store.storeAdapter(shadow, actor: nil, on: c) }
+            try await store.insertShadowPredictions([
+                ShadowPrediction(predictionID: rows[0].id, adapterVersion: "s", intent: "cancel", confidence: 0.6),  // disagrees
+                ShadowPrediction(predictionID: rows[2].id, adapterVersion: "s", intent: "track", confidence: 0.6),  // agrees
+            ])
+            #expect(try await store.reviewQueue(QueueFilter()).map(\.text) == ["a", "b", "c"])
+            try await store.transitionAdapter("s", .rejected("test"), actor: .gate)
+            #expect(try await store.reviewQueue(QueueFilter()).map(\.text) == ["b", "c", "a"], "only the shadow running now reorders the queue")
         }
     }
 }

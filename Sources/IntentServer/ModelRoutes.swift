@@ -267,7 +267,15 @@ extension ModelRoutes {
         }
         var gate: [String: Any] = [:]
         if let g = report.gate {
-            gate = ["verdict": g.verdict.rawValue, "rule": g.rule, "stage": g.stage.rawValue, "reasons": g.reasons,
+            let figures = g.figures.sorted { $0.key < $1.key }.map { name, f -> [String: Any] in
+                ["name": name.replacingOccurrences(of: "_", with: " "), "n": f.n,
+                 "diff": String(format: "%+.1f (%+.1f … %+.1f)", f.difference.estimate * 100, f.difference.lower * 100, f.difference.upper * 100),
+                 "mcnemar": "\(f.mcnemar.candidateOnly) / \(f.mcnemar.baselineOnly)",
+                 "p": f.mcnemar.pValue < 0.0001 ? "< 0.0001" : String(format: "%.4f", f.mcnemar.pValue),
+                 "mdd": f.minimumDetectableDifference.map { String(format: "%.1f", $0 * 100) } ?? "–"]
+            }
+            gate = ["verdict": g.verdict.rawValue, "rule": g.rule, "stage": g.stage.rawValue, "reasons": g.reasons, "figures": figures,
+                    "policy": "\(g.policy.mode.rawValue), α \(number(g.policy.significanceLevel)), at least \(g.policy.minimumPairedSamples) paired items, golden fall ≤ \(number(g.policy.maximumGoldenRegression)), intent recall fall ≤ \(number(g.policy.maximumRecallDrop))",
                     "shadowPredictions": g.shadowPredictions, "agreement": g.shadowAgreementRate.map { String(format: "%.1f %%", $0 * 100) } ?? "–"]
         }
         let values: [String: Any] = [

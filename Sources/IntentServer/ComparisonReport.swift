@@ -43,8 +43,8 @@ public struct ComparisonReport: Sendable, Codable {
     public static func build(store: Store, a: String?, b: String?) async throws -> ComparisonReport {
         let recordA = try await resolve(store: store, a, field: "a") { try await store.productionAdapter() }
         let recordB = try await resolve(store: store, b, field: "b") {
-            if let waiting = try await store.adapters(statuses: [.shadow, .candidate]).first { return waiting }
-            return try await store.adapters().first { $0.version != recordA.version }
+            if let waiting = try await store.adapters(statuses: [.shadow, .candidate]).first(where: { $0.version != recordA.version }) { return waiting }
+            return try await store.adapters().first { $0.version != recordA.version && $0.sha256 != nil }
         }
         let policy = try await store.gatePolicy()
         let paired = try await store.pairedOutcomes(candidate: recordB.version, baseline: recordA.version)
@@ -67,7 +67,7 @@ public struct ComparisonReport: Sendable, Codable {
 
     static func resolve(store: Store, _ version: String?, field: String, default fallback: () async throws -> AdapterRecord?) async throws -> AdapterRecord {
         if let version {
-            guard InputRules.textProblem(version) == nil, version.count <= 200 else {
+            guard InputRules.textProblem(version, maxScalars: 200) == nil else {
                 throw StoreError(.invalid, "\(field) is not an adapter version", field: field)
             }
             guard let found = try await store.adapter(version: version) else { throw StoreError(.notFound, "no adapter \(version)", field: field) }

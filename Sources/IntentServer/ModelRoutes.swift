@@ -109,7 +109,10 @@ struct ModelRoutes {
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(try await store.gatePolicy())) as? [String: Any] ?? [:]
         for (key, value) in changes {
             guard merged[key] != nil else { throw APIError.invalid(key, "\(key) is not a gate policy setting") }
-            merged[key] = value.any
+            switch value {
+            case .null, .other: throw APIError.invalid(key, "\(key) must be a number, a boolean or a mode name")
+            default: merged[key] = value.any
+            }
         }
         let policy: GatePolicy
         do { policy = try JSONDecoder().decode(GatePolicy.self, from: JSONSerialization.data(withJSONObject: merged)) } catch let error as DecodingError {
@@ -125,20 +128,24 @@ struct ModelRoutes {
         return try await ComparisonReport.build(store: store, a: a, b: b)
     }
 
+    /// A JSON body when one was sent (with a length or chunked); nil for an empty body.
     func optionalBody<T: Decodable>(_ request: Request, context: AppContext) async throws -> T? {
-        guard let length = request.headers[.contentLength].flatMap(Int.init), length > 0 else { return nil }
-        return try await decodeJSON(request, context: context)
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        guard buffer.readableBytes > 0 else { return nil }
+        var copy = request
+        copy.body = .init(buffer: buffer)
+        return try await decodeJSON(copy, context: context)
     }
 
     static func reason(_ text: String?) throws -> String {
         let reason = (text ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        if let problem = InputRules.textProblem(reason.isEmpty ? "x" : reason) { throw StoreError(.invalid, "reason \(problem)", field: "reason") }
-        guard reason.count <= 500 else { throw StoreError(.invalid, "reason is longer than 500 characters", field: "reason") }
-        return reason.isEmpty ? "no reason given" : reason
+        if reason.isEmpty { return "no reason given" }
+        if let problem = InputRules.textProblem(reason, maxScalars: 500) { throw StoreError(.invalid, "reason \(problem)", field: "reason") }
+        return reason
     }
 
     static func version(_ text: String?, field: String) throws -> String {
-        guard let text, !text.isEmpty, text.count <= 200, InputRules.textProblem(text) == nil else {
+        guard let text, InputRules.textProblem(text, maxScalars: 200) == nil else {
             throw StoreError(.invalid, "\(field) is not an adapter version", field: field)
         }
         return text
@@ -260,7 +267,7 @@ extension ModelRoutes {
              "mcnemar": "\(s.mcnemar.candidateOnly) / \(s.mcnemar.baselineOnly)", "p": s.mcnemar.pValue < 0.0001 ? "< 0.0001" : String(format: "%.4f", s.mcnemar.pValue)]
         }
         let confusions = c.confusionChanges.map { ["label": $0.label, "predicted": $0.predicted, "a": $0.countA, "b": $0.countB,
-                                                   "delta": String(format: "%+d", $0.countB - $0.countA)] as [String: Any] }
+                                                   "delta": ($0.countB > $0.countA ? "+" : "") + String($0.countB - $0.countA)] as [String: Any] }
         let disagreements = report.disagreements.map { d -> [String: Any] in
             ["text": d.text, "a": d.a, "b": d.b, "label": d.label ?? "not reviewed yet", "reviewed": d.label != nil,
              "aRight": d.label == d.a, "bRight": d.label == d.b, "id": d.predictionID.uuidString.lowercased()]

@@ -95,6 +95,7 @@ extension Store {
         let hashes = try await storeBlobs(adapter.files, on: connection)
         // A row in `training` has no files yet; its identity is set when it becomes a candidate.
         let manifest: String? = hashes.isEmpty ? nil : AdapterContent.manifestHash(hashes)
+        if adapter.status == .production { try await Self.lockAdapterChanges(on: connection, logger: logger) }
         let previous = adapter.status == .production
             ? try await Self.retireProduction(replacedBy: adapter.version, .replaced(by: adapter.version), on: connection, logger: logger) : nil
         _ = try await connection.query("""

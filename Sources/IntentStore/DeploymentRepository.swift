@@ -37,6 +37,7 @@ extension Store {
     public func transitionAdapter(_ version: String, _ event: AdapterEvent, report: GateReport? = nil, actor: AdapterActor) async throws {
         let reportJSON = try report.map { try jsonText($0) }
         try await transaction { c in
+            try await Self.lockAdapterChanges(on: c, logger: self.logger)
             let current = try await Self.lockedStatus(version, on: c, logger: self.logger)
             let t = try Self.move(current, event)
             precondition(t.status != .production, "promotion goes through promote(_:)")
@@ -65,6 +66,7 @@ extension Store {
                         report: GateReport? = nil) async throws -> DeploymentRecord {
         let reportJSON = try report.map { try jsonText($0) }
         return try await transaction { c in
+            try await Self.lockAdapterChanges(on: c, logger: self.logger)
             let current = try await Self.lockedStatus(version, on: c, logger: self.logger)
             if current == .production { throw StoreError(.conflict, "\(version) is already the production adapter", field: "version") }
             let t = try Self.move(current, .promoted(promoter, reason))
@@ -80,23 +82,33 @@ extension Store {
         }
     }
 
-    /// Returns production to the adapter it replaced (the latest deployment's previous adapter,
-    /// or else the most recently retired one that served), retiring the current one.
+    /// Returns production to the adapter the current one replaced when it was promoted (so a
+    /// second rollback walks one step further back, not forth), or else the most recently retired
+    /// one that served; the current one is retired.
     @discardableResult
     public func rollback(actor: AdapterActor, reason: String) async throws -> DeploymentRecord {
         try await transaction { c in
+            try await Self.lockAdapterChanges(on: c, logger: self.logger)
             var current: String?
             for try await v in try await c.query("SELECT version FROM adapters WHERE status = 'production' FOR UPDATE", logger: self.logger).decode(String.self) {
                 current = v
             }
             guard let current else { throw StoreError(.conflict, "there is no production adapter to roll back") }
+            // What the current adapter replaced when it was promoted (a rollback's own row does not count).
+            var recorded = false
             var target: String?
             let fromHistory = try await c.query("""
-                SELECT d.previous_version FROM deployments d JOIN adapters a ON a.version = d.previous_version
-                WHERE d.adapter_version = \(current) AND a.status = 'retired' ORDER BY d.id DESC LIMIT 1
+                SELECT previous_version FROM deployments WHERE adapter_version = \(current) AND action <> 'rollback' ORDER BY id DESC LIMIT 1
                 """, logger: self.logger)
-            for try await v in fromHistory.decode(String.self) { target = v }
-            if target == nil {
+            for try await v in fromHistory.decode(String?.self) {
+                recorded = true
+                target = v
+            }
+            if recorded && target == nil {
+                throw StoreError(.conflict, "\(current) was the first production adapter: there is nothing earlier to roll back to")
+            }
+            if !recorded {
+                // An adapter promoted before deployments were recorded: the most recently retired one that served.
                 let retired = try await c.query("""
                     SELECT version FROM adapters WHERE status = 'retired' AND promoted_at IS NOT NULL AND sha256 IS NOT NULL
                     ORDER BY promoted_at DESC, id DESC LIMIT 1
@@ -146,6 +158,14 @@ extension Store {
             return try? JSONDecoder().decode(GateReport.self, from: Data(text.utf8))
         }
         return nil
+    }
+
+    /// pg_advisory_xact_lock key serializing every change of an adapter's status ("ILdeploy"):
+    /// two promotions at once would otherwise both find the same production row to retire.
+    static let adapterChangesLockKey: Int64 = 0x494C_6465_706C_6F79
+
+    static func lockAdapterChanges(on c: PostgresConnection, logger: Logger) async throws {
+        _ = try await c.query("SELECT pg_advisory_xact_lock(\(adapterChangesLockKey))", logger: logger)
     }
 
     static func lockedStatus(_ version: String, on c: PostgresConnection, logger: Logger) async throws -> AdapterStatus {

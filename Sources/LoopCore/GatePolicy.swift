@@ -46,13 +46,14 @@ public struct GatePolicy: Sendable, Codable, Equatable {
     /// Field → problem, for every out-of-range setting (empty when the policy is valid).
     public func problems() -> [(field: String, message: String)] {
         var out: [(String, String)] = []
-        func fraction(_ v: Double, _ field: String, open: Bool = false) {
-            if !v.isFinite || v < 0 || v > 1 || (open && (v == 0 || v == 1)) {
-                out.append((field, open ? "must be between 0 and 1 (exclusive)" : "must be between 0 and 1"))
-            }
+        func fraction(_ v: Double, _ field: String) {
+            if !v.isFinite || v < 0 || v > 1 { out.append((field, "must be between 0 and 1")) }
         }
         if minimumPairedSamples < 1 || minimumPairedSamples > 1_000_000 { out.append(("minimum_paired_samples", "must be between 1 and 1000000")) }
-        fraction(significanceLevel, "significance_level", open: true)
+        // Not arbitrarily small: 1 − α must stay a confidence level below 1 in floating point.
+        if !significanceLevel.isFinite || significanceLevel < 1e-6 || significanceLevel > 0.5 {
+            out.append(("significance_level", "must be between 0.000001 and 0.5"))
+        }
         fraction(minimumGain, "minimum_gain")
         fraction(nonInferiorityMargin, "non_inferiority_margin")
         fraction(maximumGoldenRegression, "maximum_golden_regression")
@@ -69,7 +70,8 @@ public struct GatePolicy: Sendable, Codable, Equatable {
         if shadowSampleRate == 0 && minimumShadowPredictions > 0 && minimumShadowHours == 0 {
             out.append(("shadow_sample_rate", "is 0, so the shadow phase would never collect minimum_shadow_predictions"))
         }
-        if bootstrapResamples < 100 || bootstrapResamples > 100_000 { out.append(("bootstrap_resamples", "must be between 100 and 100000")) }
+        // Each comparison and gate decision costs resamples × items: bounded.
+        if bootstrapResamples < 100 || bootstrapResamples > 20_000 { out.append(("bootstrap_resamples", "must be between 100 and 20000")) }
         return out
     }
 

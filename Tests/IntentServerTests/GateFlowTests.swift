@@ -228,11 +228,20 @@ import Training
                 #expect(try await http.call(.post, "/v1/models/c2/promote", token: adminToken).status == .conflict)
                 #expect(try await http.call(.post, "/v1/models/nope/promote", token: adminToken).status == .notFound)
                 #expect(try await waitForServing("c2"))
+                // Rolling back walks back through the promotions, never forth: to v1, then nothing earlier.
+                #expect(try await http.call(.post, "/v1/models/rollback", token: adminToken).object["adapter_version"] as? String == "v1")
+                let again = try await http.call(.post, "/v1/models/rollback", token: adminToken)
+                #expect(again.status == .conflict && again.text.contains("v1 was the first production adapter"), "\(again.text)")
+                #expect(try await waitForServing("v1"))
 
                 // The policy over the API: partial updates, each bad field named.
                 #expect(try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"{"significance_level": 2}"#).errorField == "significance_level")
                 #expect(try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"{"bogus": 1}"#).errorField == "bogus")
                 #expect(try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"{"minimum_paired_samples": 1e300}"#).status == .badRequest)
+                #expect(try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"{"auto_promote": null}"#).errorField == "auto_promote")
+                #expect(try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"{"maximum_recall_drop": [1]}"#).errorField == "maximum_recall_drop")
+                #expect(try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"{"significance_level": 5e-324}"#).errorField == "significance_level")
+                #expect(try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"[1, 2]"#).status == .badRequest)
                 let saved = try await http.call(.put, "/v1/gate/policy", token: adminToken, json: #"{"shadow_sample_rate": 0.5, "mode": "non_inferiority"}"#)
                 #expect(saved.status == .ok && saved.object["shadow_sample_rate"] as? Double == 0.5, "\(saved.text)")
                 let stored = try await store.gatePolicy()

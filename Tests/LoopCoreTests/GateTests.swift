@@ -152,7 +152,7 @@ import Testing
     @Test func policyValidationNamesTheField() {
         var p = GatePolicy()
         #expect(p.problems().isEmpty)
-        p.significanceLevel = 0
+        p.significanceLevel = 5e-324  // 1 − α would round to 1
         p.shadowSampleRate = 1.5
         p.minimumPairedSamples = -1
         #expect(Set(p.problems().map(\.field)) == ["significance_level", "shadow_sample_rate", "minimum_paired_samples"])

@@ -46,6 +46,9 @@ public struct ComparisonReport: Sendable, Codable {
             if let waiting = try await store.adapters(statuses: [.shadow, .candidate]).first(where: { $0.version != recordA.version }) { return waiting }
             return try await store.adapters().first { $0.version != recordA.version && $0.sha256 != nil }
         }
+        guard recordA.version != recordB.version else {
+            throw StoreError(.invalid, "a and b name the same adapter (\(recordA.version)): name two", field: "b")
+        }
         let policy = try await store.gatePolicy()
         let paired = try await store.pairedOutcomes(candidate: recordB.version, baseline: recordA.version)
         let live = try await store.shadowEvidence(candidate: recordB.version, baseline: recordA.version)
@@ -85,11 +88,19 @@ public struct ComparisonReport: Sendable, Codable {
                  fixedExtent: nil).svg()
     }
 
+    /// At most eight of the hours with data, evenly spread (ticks on whole hours only).
+    func hourTicks() -> [Double] {
+        let hours = agreement.map { $0.hour.timeIntervalSince1970 }
+        guard hours.count > 8 else { return hours }
+        let step = Double(hours.count - 1) / 7
+        return (0..<8).map { hours[Int((Double($0) * step).rounded())] }
+    }
+
     /// Shadow agreement rate per hour.
     public func agreementChart() -> String {
         LineChart(title: "Shadow agreement with production per hour",
                   series: [.init(name: "agreement", points: agreement.map { .init(x: $0.hour.timeIntervalSince1970, y: $0.rate) })],
-                  xLabel: "hour (UTC)", yLabel: "agreement", yRange: 0...1, xTicks: .automatic,
+                  xLabel: "hour (UTC)", yLabel: "agreement", yRange: 0...1, xTicks: .values(hourTicks()),
                   xFormatter: { hourLabel($0) }, yFormatter: LineChart.percentFormatter()).svg()
     }
 }

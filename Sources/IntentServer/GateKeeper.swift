@@ -81,7 +81,8 @@ public struct GateKeeper: Service {
         let paired = try await store.pairedOutcomes(candidate: candidate.version, baseline: production.version)
         e.evaluationPool = paired[.evaluationPool] ?? []
         e.golden = paired[.golden] ?? []
-        e.candidateLearnedMore = (candidate.feedbackTo ?? 0) > (production.feedbackTo ?? 0)
+        e.candidateLearnedMore = candidate.dataSummary["feedback_trained", default: 0] > production.dataSummary["feedback_trained", default: 0]
+        e.goldenExpected = Int(candidate.metrics["golden_size"] ?? "") ?? 0
         if shadow {
             let live = try await store.shadowEvidence(candidate: candidate.version, baseline: production.version)
             e.shadowPredictions = live.predictions
@@ -101,7 +102,8 @@ public struct GateKeeper: Service {
                 try await store.transitionAdapter(other.version, .rejected("superseded by \(adapter.version)"), actor: .gate)
                 shadow = nil
             }
-            try await store.promote(adapter.version, by: .gate, actor: .gate, reason: "\(report.rule): \(reason)", report: report)
+            try await store.promote(adapter.version, by: .gate, actor: .gate, reason: "\(report.rule): \(reason)", report: report,
+                                    replacing: adapter.parentVersion)
             if shadow?.version == adapter.version { shadow = nil }
             logger.notice("gate promoted an adapter", metadata: ["intent.adapter.version": "\(adapter.version)", "gate.rule": "\(report.rule)"])
         case .shadow:

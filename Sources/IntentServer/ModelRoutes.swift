@@ -23,10 +23,11 @@ struct ModelRoutes {
         router.get("admin/models", use: modelsPage)
         router.get("models/compare", use: comparePage)
         router.post("admin/models/rollback") { request, context in
-            let form: ReasonForm = try await forms.requireForm(request, context: context, role: .admin)
+            let form: RollbackForm = try await forms.requireForm(request, context: context, role: .admin)
             let user = context.session!.user
             do {
-                _ = try await store.rollback(actor: AdapterActor(id: user.id, name: user.username), reason: try Self.reason(form.reason))
+                _ = try await store.rollback(actor: AdapterActor(id: user.id, name: user.username), reason: try Self.reason(form.reason),
+                                             from: try form.from.map { try Self.version($0, field: "from") })
                 return Response.redirect("/admin/models")
             } catch let error as StoreError where error.code == .conflict || error.code == .invalid {
                 return Response.redirect(to: "/admin/models", error: error.message)
@@ -54,12 +55,20 @@ struct ModelRoutes {
         }
     }
 
-    struct ReasonForm: Decodable { let reason: String? }
+    struct RollbackForm: Decodable {
+        let reason: String?
+        /// The production adapter the page showed.
+        let from: String?
+    }
     struct PromoteForm: Decodable {
         let version: String
         let reason: String?
     }
-    struct ReasonBody: Decodable { let reason: String? }
+    struct ReasonBody: Decodable {
+        let reason: String?
+        /// Rollback only: the production adapter the caller expects to roll back (409 when it changed).
+        var from: String? = nil
+    }
 
     // MARK: API
 
@@ -85,7 +94,8 @@ struct ModelRoutes {
     @Sendable func rollbackJSON(_ request: Request, context: AppContext) async throws -> Response {
         let admin = try context.require(.admin)
         let body: ReasonBody = try await optionalBody(request, context: context) ?? ReasonBody(reason: nil)
-        return try json(try await store.rollback(actor: AdapterActor(id: admin.id, name: admin.username), reason: try Self.reason(body.reason)))
+        return try json(try await store.rollback(actor: AdapterActor(id: admin.id, name: admin.username), reason: try Self.reason(body.reason),
+                                                 from: try body.from.map { try Self.version($0, field: "from") }))
     }
 
     /// POST /v1/models/{version}/promote {"reason": …}: an admin's audited override of the gate.
@@ -223,7 +233,8 @@ extension ModelRoutes {
                 "version": a.version, "status": a.status.rawValue, "reason": a.statusReason, "parent": a.parentVersion ?? "",
                 "intents": a.labels.count, "golden": percentText(a.metrics["golden_accuracy"]), "pool": percentText(a.metrics["evaluation_pool_accuracy"]),
                 "feedback": a.feedbackTo.map { "\(a.feedbackFrom ?? 0)–\($0)" } ?? "", "created": iso8601(a.createdAt),
-                "verdict": a.gateReport.map { "\($0.verdict.rawValue) (\($0.rule))" } ?? "", "csrf": csrf,
+                "verdict": [.candidate, .shadow, .rejected].contains(a.status) ? a.gateReport.map { "\($0.verdict.rawValue) (\($0.rule))" } ?? "" : "",
+                "csrf": csrf,
                 "promotable": [.candidate, .shadow, .retired, .rejected].contains(a.status),
             ]
             if let production, a.version != production, a.sha256 != nil {
@@ -246,7 +257,8 @@ extension ModelRoutes {
             "bootstrap_resamples": p.bootstrapResamples, "auto_promote": p.autoPromote,
         ]
         return try pages.render("models", title: "Models", context: context,
-                                values: ["adapters": adapters, "deployments": deployments, "policy": policy, "csrf": csrf, "production": production ?? "none"],
+                                values: ["adapters": adapters, "deployments": deployments, "policy": policy, "csrf": csrf, "production": production ?? "none",
+                                         "hasProduction": production != nil],
                                 flash: request)
     }
 
@@ -256,7 +268,8 @@ extension ModelRoutes {
         guard user.role == .admin else { return try pages.render("error", title: "Admins only", context: context, status: .forbidden) }
         let report: ComparisonReport
         do { report = try await compare(request) } catch let error as StoreError where error.code == .notFound || error.code == .invalid {
-            return try pages.render("error", title: "Nothing to compare", context: context, values: ["message": error.message], status: .notFound)
+            return try pages.render("error", title: "Nothing to compare", context: context, values: ["message": error.message],
+                                    status: error.code == .notFound ? .notFound : .badRequest)
         }
         let c = report.comparison
         func interval(_ i: Interval) -> String { String(format: "%.1f %% (%.1f–%.1f)", i.estimate * 100, i.lower * 100, i.upper * 100) }

@@ -62,13 +62,19 @@ extension Store {
     /// Makes `version` the production adapter in one transaction: the current one is retired,
     /// the deployment (who, why, the report) recorded and audited, and every replica told.
     @discardableResult
+    /// `replacing`: the production adapter the decision was made against (the gate's baseline); if
+    /// production changed meanwhile (a rollback, another promotion), nothing happens (conflict).
     public func promote(_ version: String, by promoter: AdapterStatus.Promoter, actor: AdapterActor, reason: String,
-                        report: GateReport? = nil) async throws -> DeploymentRecord {
+                        report: GateReport? = nil, replacing expected: String? = nil) async throws -> DeploymentRecord {
         let reportJSON = try report.map { try jsonText($0) }
         return try await transaction { c in
             try await Self.lockAdapterChanges(on: c, logger: self.logger)
             let current = try await Self.lockedStatus(version, on: c, logger: self.logger)
             if current == .production { throw StoreError(.conflict, "\(version) is already the production adapter", field: "version") }
+            if let expected, try await Self.production(on: c, logger: self.logger) != expected {
+                throw StoreError(.conflict, "production is no longer \(expected): \(version) was judged against it", field: "version")
+            }
+            try await Self.requireStoredFiles(version, on: c, logger: self.logger)
             let t = try Self.move(current, .promoted(promoter, reason))
             let previous = try await Self.retireProduction(replacedBy: version, .replaced(by: version), on: c, logger: self.logger)
             _ = try await c.query("""
@@ -86,14 +92,17 @@ extension Store {
     /// second rollback walks one step further back, not forth), or else the most recently retired
     /// one that served; the current one is retired.
     @discardableResult
-    public func rollback(actor: AdapterActor, reason: String) async throws -> DeploymentRecord {
+    /// `from`: the production adapter the caller saw (a page's form sends it), so that a double
+    /// submit or two admins at once roll back one step, not two.
+    public func rollback(actor: AdapterActor, reason: String, from expected: String? = nil) async throws -> DeploymentRecord {
         try await transaction { c in
             try await Self.lockAdapterChanges(on: c, logger: self.logger)
-            var current: String?
-            for try await v in try await c.query("SELECT version FROM adapters WHERE status = 'production' FOR UPDATE", logger: self.logger).decode(String.self) {
-                current = v
+            guard let current = try await Self.production(on: c, logger: self.logger) else {
+                throw StoreError(.conflict, "there is no production adapter to roll back")
             }
-            guard let current else { throw StoreError(.conflict, "there is no production adapter to roll back") }
+            if let expected, expected != current {
+                throw StoreError(.conflict, "production is \(current) now, not \(expected): it changed since you looked (rolled back already?)", field: "from")
+            }
             // What the current adapter replaced when it was promoted (a rollback's own row does not count).
             var recorded = false
             var target: String?
@@ -109,14 +118,17 @@ extension Store {
             }
             if !recorded {
                 // An adapter promoted before deployments were recorded: the most recently retired one that served.
+                // Never one a rollback has already left.
                 let retired = try await c.query("""
-                    SELECT version FROM adapters WHERE status = 'retired' AND promoted_at IS NOT NULL AND sha256 IS NOT NULL
+                    SELECT version FROM adapters a WHERE status = 'retired' AND promoted_at IS NOT NULL AND sha256 IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.action = 'rollback' AND d.previous_version = a.version)
                     ORDER BY promoted_at DESC, id DESC LIMIT 1
                     """, logger: self.logger)
                 for try await v in retired.decode(String.self) { target = v }
             }
             guard let target else { throw StoreError(.conflict, "there is no earlier production adapter to roll back to") }
             let targetStatus = try await Self.lockedStatus(target, on: c, logger: self.logger)
+            try await Self.requireStoredFiles(target, on: c, logger: self.logger)
             let t = try Self.move(targetStatus, .restored("restored by a rollback from \(current): \(reason)"))
             _ = try await Self.retireProduction(replacedBy: target, .rolledBack("rolled back to \(target) by \(actor.name): \(reason)"), on: c, logger: self.logger)
             _ = try await c.query("""
@@ -166,6 +178,19 @@ extension Store {
 
     static func lockAdapterChanges(on c: PostgresConnection, logger: Logger) async throws {
         _ = try await c.query("SELECT pg_advisory_xact_lock(\(adapterChangesLockKey))", logger: logger)
+    }
+
+    static func production(on c: PostgresConnection, logger: Logger) async throws -> String? {
+        for try await v in try await c.query("SELECT version FROM adapters WHERE status = 'production'", logger: logger).decode(String.self) { return v }
+        return nil
+    }
+
+    /// Replicas load an adapter from its stored files: one without them cannot serve.
+    static func requireStoredFiles(_ version: String, on c: PostgresConnection, logger: Logger) async throws {
+        for try await stored in try await c.query("SELECT sha256 IS NOT NULL AND files <> '{}'::jsonb FROM adapters WHERE version = \(version)",
+                                                  logger: logger).decode(Bool.self) where !stored {
+            throw StoreError(.conflict, "\(version) has no files in the database, so replicas could not load it", field: "version")
+        }
     }
 
     static func lockedStatus(_ version: String, on c: PostgresConnection, logger: Logger) async throws -> AdapterStatus {

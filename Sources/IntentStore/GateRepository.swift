@@ -41,10 +41,16 @@ extension Store {
     // MARK: Policy
 
     /// The stored gate policy, or the defaults when none was saved.
+    /// A stored policy that is no longer valid (written by hand, or by an older version with wider
+    /// ranges) is not used: the defaults are, with a warning.
     public func gatePolicy() async throws -> GatePolicy {
         let rows = try await query("SELECT policy::text FROM gate_policy")
         for try await text in rows.decode(String.self) {
-            return (try? JSONDecoder().decode(GatePolicy.self, from: Data(text.utf8))) ?? GatePolicy()
+            guard let policy = try? JSONDecoder().decode(GatePolicy.self, from: Data(text.utf8)), policy.problems().isEmpty else {
+                logger.warning("the stored gate policy is not valid; using the defaults until an admin saves one", metadata: ["gate.policy": "\(text)"])
+                return GatePolicy()
+            }
+            return policy
         }
         return GatePolicy()
     }
@@ -65,8 +71,21 @@ extension Store {
     // MARK: Evidence
 
     /// Stores (or refreshes) what `version` predicted for each evaluation item, inside the caller's transaction.
+    /// An utterance listed twice with different labels (a golden file re-imported with a corrected
+    /// label keeps both rows) is ambiguous evidence and left out; an exact repeat is stored once.
     public func storeOutcomes(_ outcomes: [AdapterOutcome], version: String, on connection: PostgresConnection) async throws {
-        for chunk in stride(from: 0, to: outcomes.count, by: 2000).map({ Array(outcomes[$0..<min($0 + 2000, outcomes.count)]) }) {
+        struct Key: Hashable {
+            let source: AdapterOutcome.Source
+            let text: String
+        }
+        var labels: [Key: Set<String>] = [:]
+        for o in outcomes { labels[Key(source: o.source, text: o.text), default: []].insert(o.label) }
+        var seen = Set<Key>()
+        let unique = outcomes.filter { o in
+            let key = Key(source: o.source, text: o.text)
+            return labels[key]!.count == 1 && seen.insert(key).inserted
+        }
+        for chunk in stride(from: 0, to: unique.count, by: 2000).map({ Array(unique[$0..<min($0 + 2000, unique.count)]) }) {
             let sources = chunk.map(\.source.rawValue), texts = chunk.map(\.text), labels = chunk.map(\.label)
             let predicted = chunk.map(\.predicted), confidences = chunk.map(\.confidence)
             _ = try await connection.query("""
@@ -118,12 +137,17 @@ extension Store {
             predictions = Int(n)
             agreements = Int(agree)
         }
+        // One item per utterance (case- and space-insensitive, the latest verdict): a frequent
+        // utterance labelled many times is one piece of evidence, not many independent pairs.
         let rows = try await query("""
-            SELECT f.intent, s.intent, p.intent FROM shadow_predictions s
-            JOIN predictions p ON p.id = s.prediction_id
-            JOIN feedback f ON f.prediction_id = p.id AND f.verdict IN ('confirm', 'correct')
-            WHERE s.adapter_version = \(candidate) AND p.adapter_version = \(baseline)
-            ORDER BY f.id
+            SELECT label, c, b FROM (
+                SELECT DISTINCT ON (lower(btrim(p.text))) f.intent AS label, s.intent AS c, p.intent AS b, f.id AS fid
+                FROM shadow_predictions s
+                JOIN predictions p ON p.id = s.prediction_id
+                JOIN feedback f ON f.prediction_id = p.id AND f.verdict IN ('confirm', 'correct')
+                WHERE s.adapter_version = \(candidate) AND p.adapter_version = \(baseline)
+                ORDER BY lower(btrim(p.text)), f.id DESC
+            ) d ORDER BY fid
             """)
         var labelled: [PairedItem] = []
         for try await (label, c, b) in rows.decode((String, String, String).self) { labelled.append(PairedItem(label: label, candidate: c, baseline: b)) }

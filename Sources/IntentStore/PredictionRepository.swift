@@ -140,20 +140,45 @@ extension Store {
     }
 
     /// Predictions nobody has reviewed yet: first those where the shadow adapter disagrees with
-    /// the served answer (their verdicts decide the gate's paired test), then the most uncertain
-    /// (smallest top-1 − top-2 margin).
+    /// the served answer (their verdicts decide the gate's paired test; newest first, not by
+    /// production's margin, which would pick the items production gets wrong), then the most
+    /// uncertain (smallest top-1 − top-2 margin). Two bounded branches, each walking an index
+    /// (shadow_predictions by adapter and time; predictions by margin), so a queue page does not
+    /// sort every unreviewed prediction.
     public func reviewQueue(_ f: QueueFilter) async throws -> [PredictionRecord] {
+        let depth = f.offset + f.limit
         let rows = try await self.query("""
-            SELECT \(unescaped: Self.predictionColumns) FROM predictions p
-            WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = p.id)
-              AND (\(f.intent)::text IS NULL OR p.intent = \(f.intent))
-              AND (\(f.from)::timestamptz IS NULL OR p.created_at >= \(f.from))
-              AND (\(f.to)::timestamptz IS NULL OR p.created_at < \(f.to))
-              AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
-              AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
-            ORDER BY EXISTS (SELECT 1 FROM shadow_predictions s JOIN adapters a ON a.version = s.adapter_version AND a.status = 'shadow'
-                             WHERE s.prediction_id = p.id AND s.intent <> p.intent) DESC,
-                     p.margin, p.created_at DESC LIMIT \(f.limit) OFFSET \(f.offset)
+            WITH shadow AS (SELECT version FROM adapters WHERE status = 'shadow'),
+            disagreements AS (
+                SELECT p.id, 0 AS branch, 0::real AS margin, p.created_at FROM shadow_predictions s
+                JOIN predictions p ON p.id = s.prediction_id
+                WHERE s.adapter_version = (SELECT version FROM shadow) AND s.intent <> p.intent
+                  AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = p.id)
+                  AND (\(f.intent)::text IS NULL OR p.intent = \(f.intent))
+                  AND (\(f.from)::timestamptz IS NULL OR p.created_at >= \(f.from))
+                  AND (\(f.to)::timestamptz IS NULL OR p.created_at < \(f.to))
+                  AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
+                  AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
+                ORDER BY s.created_at DESC LIMIT \(depth)
+            ),
+            uncertain AS (
+                SELECT p.id, 1 AS branch, p.margin, p.created_at FROM predictions p
+                WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = p.id)
+                  AND NOT EXISTS (SELECT 1 FROM shadow_predictions s WHERE s.prediction_id = p.id
+                                  AND s.adapter_version = (SELECT version FROM shadow) AND s.intent <> p.intent)
+                  AND (\(f.intent)::text IS NULL OR p.intent = \(f.intent))
+                  AND (\(f.from)::timestamptz IS NULL OR p.created_at >= \(f.from))
+                  AND (\(f.to)::timestamptz IS NULL OR p.created_at < \(f.to))
+                  AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
+                  AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
+                ORDER BY p.margin, p.created_at DESC LIMIT \(depth)
+            ),
+            page AS (
+                SELECT * FROM (SELECT * FROM disagreements UNION ALL SELECT * FROM uncertain) q
+                ORDER BY q.branch, q.margin, q.created_at DESC LIMIT \(f.limit) OFFSET \(f.offset)
+            )
+            SELECT \(unescaped: Self.predictionColumns) FROM page JOIN predictions p ON p.id = page.id
+            ORDER BY page.branch, page.margin, page.created_at DESC
             """)
         return try await Self.decodePredictions(rows)
     }

@@ -61,8 +61,11 @@ public struct GateEvidence: Sendable {
     public var shadowPredictions = 0
     public var shadowAgreements = 0
     public var shadowHours = 0.0
-    /// The candidate learned from feedback the production adapter had not seen (non-inferiority).
+    /// The candidate trained on feedback the production adapter had not (non-inferiority).
     public var candidateLearnedMore = false
+    /// Golden items the candidate was evaluated on: with some, the golden rule needs paired
+    /// evidence (its parent's outcomes) and a candidate without it is not promoted.
+    public var goldenExpected = 0
     public init() {}
 }
 
@@ -123,7 +126,9 @@ public enum Gate {
         where !items.isEmpty || name == "paired" {
             figures[name] = PairedFigures(items, confidence: confidence, resamples: policy.bootstrapResamples)
         }
-        let drops = (recallDrops(e.golden, source: "golden", policy: policy) + recallDrops(paired, source: "paired", policy: policy))
+        // Recall is judged where the sample is unbiased: the golden set and the evaluation pool. Labelled
+        // shadow traffic is not (agents review disagreements first), so it feeds only the paired test.
+        let drops = (recallDrops(e.golden, source: "golden", policy: policy) + recallDrops(e.evaluationPool, source: "evaluation_pool", policy: policy))
             .sorted { ($0.baseline - $0.candidate, $0.intent) > ($1.baseline - $1.candidate, $1.intent) }
         func report(_ verdict: GateVerdict, _ rule: String, _ reasons: [String]) -> GateReport {
             GateReport(stage: stage, verdict: verdict, rule: rule, reasons: reasons, policy: policy, figures: figures, recallDrops: drops,
@@ -132,6 +137,11 @@ public enum Gate {
                        shadowHours: e.shadowHours)
         }
 
+        if e.goldenExpected > 0 && e.golden.isEmpty {
+            return report(.reject, "no_golden_evidence", [
+                "the candidate was evaluated on \(e.goldenExpected) golden items but the production adapter's outcomes on them are missing, so the golden-set rule cannot be checked; retrain",
+            ])
+        }
         if let golden = figures["golden"], golden.difference.estimate < -policy.maximumGoldenRegression {
             return report(.reject, "golden_regression", [
                 "golden-set accuracy fell \(points(-golden.difference.estimate)) (\(percent(golden.baseline.estimate)) → \(percent(golden.candidate.estimate)), n = \(golden.n)); the policy accepts at most \(points(policy.maximumGoldenRegression))",
@@ -139,7 +149,7 @@ public enum Gate {
         }
         if let worst = drops.first {
             return report(.reject, "intent_recall_drop", drops.prefix(5).map {
-                "recall of \($0.intent) on the \($0.source == "golden" ? "golden set" : "paired items") fell \(percent($0.baseline)) → \(percent($0.candidate)) (n = \($0.support)); the policy accepts a fall of at most \(points(policy.maximumRecallDrop))"
+                "recall of \($0.intent) on the \($0.source == "golden" ? "golden set" : "evaluation pool") fell \(percent($0.baseline)) → \(percent($0.candidate)) (n = \($0.support)); the policy accepts a fall of at most \(points(policy.maximumRecallDrop))"
             } + (drops.count > 5 ? ["and \(drops.count - 5) more (worst: \(worst.intent))"] : []))
         }
         let p = figures["paired"]!
@@ -150,7 +160,7 @@ public enum Gate {
         if stage == .offline && policy.usesShadow {
             return report(.shadow, "offline_passed", ["no regression on the golden set or any intent; " + summary + "; next: shadow on live traffic"])
         }
-        if stage == .shadow {
+        if stage == .shadow && policy.usesShadow {
             let byHours = policy.minimumShadowHours > 0 && e.shadowHours >= policy.minimumShadowHours
             let byVolume = policy.minimumShadowPredictions > 0 && e.shadowPredictions >= policy.minimumShadowPredictions
             if !(byHours || byVolume) {

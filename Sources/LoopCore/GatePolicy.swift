@@ -22,7 +22,7 @@ public struct GatePolicy: Sendable, Codable, Equatable {
     public var nonInferiorityMargin = 0.01
     /// Largest fall of golden-set accuracy accepted.
     public var maximumGoldenRegression = 0.01
-    /// Largest fall of any one intent's recall accepted (on the golden set, and on the paired items) …
+    /// Largest fall of any one intent's recall accepted (on the golden set, and on the evaluation pool) …
     public var maximumRecallDrop = 0.25
     /// … among intents with at least this many items there.
     public var minimumIntentSupport = 5

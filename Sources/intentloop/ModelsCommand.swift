@@ -80,12 +80,13 @@ struct ModelsCommand: AsyncParsableCommand {
             abstract: "Return production to the adapter the current one replaced (audited). Every replica switches within seconds.")
         @Option(help: "Why (stored with the deployment).") var reason = "rolled back from the command line"
         @Option(help: "The admin user to record as acting (default: the operating-system user).") var by: String?
+        @Option(help: "Only if this is the production adapter now (so that a repeated command does not roll back twice).") var from: String?
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let reason = reason, by = by
+            let reason = reason, by = by, from = from
             let d = try await database.withStore(logger: quietLogger("intentloop.models")) { store, _ in
-                try await store.rollback(actor: try await ModelsCommand.actor(store, by: by), reason: reason)
+                try await store.rollback(actor: try await ModelsCommand.actor(store, by: by), reason: reason, from: from)
             }
             print("rolled back to \(d.adapterVersion) (retiring \(d.previousVersion ?? "none")); deployment \(d.id)")
         }

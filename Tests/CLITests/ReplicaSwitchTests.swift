@@ -282,6 +282,9 @@ extension CLITests {
 
         let text = logs()
         #expect(!text.contains("could not follow the adapters"), "\(text)")
+        for line in text.split(separator: "\n") where [" warning ", " error ", " critical "].contains(where: { line.contains($0) }) {
+            print("ReplicaSwitch: server log: \(line)")
+        }
         for log in [log1, log2] {
             let switches = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").components(separatedBy: "switched to the production adapter").count - 1
             #expect(switches == 2, "\(log.lastPathComponent): \(switches) switches")

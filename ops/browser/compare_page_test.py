@@ -91,8 +91,13 @@ def severe(driver, page):
 
 
 def full_page_shot(driver, path):
-    height = driver.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-    driver.set_window_size(1280, min(max(int(height), 600), 16000))
+    """A screenshot of the whole page: the window made as tall as the page (plus the window's own
+    frame, which headless Chromium also counts in the window size), 1280 px wide."""
+    height = min(int(driver.execute_script("return document.documentElement.scrollHeight")), 16000)
+    driver.set_window_size(1280, height)
+    frame = height - int(driver.execute_script("return window.innerHeight"))
+    if frame > 0:
+        driver.set_window_size(1280, height + frame)
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)
 
@@ -214,7 +219,7 @@ try:
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "main h1")))
         h1 = driver.find_element(By.CSS_SELECTOR, "main h1").text
         assert h1 == "Models", f"models page heading: {h1!r}"
-        listed = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "table.models tbody tr td:first-child")]
+        listed = [td.text for td in driver.find_elements(By.XPATH, "//table[contains(@class, 'models')]/tbody/tr[count(td) > 1]/td[1]")]
         assert a in listed and b in listed, f"models page lists {listed}, not both {a} and {b}"
         rollback = driver.find_elements(By.CSS_SELECTOR, "form[action='/admin/models/rollback'] button[type=submit]")
         assert len(rollback) == 1 and "Roll back" in rollback[0].text, "no rollback button"

@@ -23,6 +23,7 @@ struct AdapterWatcher: Service {
     let metrics: ServerMetrics
     let logger: Logger
     var pollInterval: Duration = .seconds(5)
+    let failures = LoadFailures()
 
     func run() async throws {
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -64,36 +65,90 @@ struct AdapterWatcher: Service {
         }
     }
 
-    /// Brings the served and shadowed adapters in line with the database.
+    /// Brings the served and shadowed adapters in line with the database. Production and shadow
+    /// are handled apart (a shadow that cannot load does not hold up a promotion, nor the reverse);
+    /// a version that failed to load is retried after a back-off (5 s doubling to 5 min), so a
+    /// broken adapter does not make every replica re-fetch it every few seconds.
     func sync() async {
+        let versions: (production: String?, shadow: String?)
+        let rate: Double
         do {
-            let versions = try await store.servingVersions()
-            if let production = versions.production, production != predictor.current.version, let record = try await store.adapter(version: production) {
+            versions = try await store.servingVersions()
+            rate = try await store.gatePolicy().shadowSampleRate
+        } catch {
+            logger.warning("could not read the adapters from the database; retrying", metadata: ["error": "\(String(reflecting: error))"])
+            return
+        }
+        if let production = versions.production, production != predictor.current.version, failures.mayTry(production) {
+            do {
+                guard let record = try await store.adapter(version: production) else { return }
                 let started = ContinuousClock.now
                 let model = try await Bootstrap.load(record, store: store, base: base, cache: cache)
                 predictor.swap(to: model)
+                failures.succeeded(production)
                 metrics.adapterSwaps.increment()
                 logger.info("switched to the production adapter", metadata: [
                     "intent.adapter.version": "\(production)", "load_ms": "\(Int(milliseconds(ContinuousClock.now - started)))",
                 ])
+            } catch {
+                let wait = failures.failed(production)
+                logger.error("the production adapter cannot be loaded; still serving the previous one", metadata: [
+                    "intent.adapter.version": "\(production)", "intent.adapter.serving": "\(predictor.current.version)",
+                    "retry_s": "\(Int(wait))", "error": "\(String(reflecting: error))",
+                ])
             }
-            let current = shadow.current
-            if let version = versions.shadow {
-                let rate = try await store.gatePolicy().shadowSampleRate
-                if current.model?.version != version, let record = try await store.adapter(version: version) {
-                    shadow.set(model: try await Bootstrap.load(record, store: store, base: base, cache: cache), rate: rate)
-                    metrics.adapterSwaps.increment()
-                    logger.info("shadowing a candidate", metadata: ["intent.adapter.version": "\(version)", "shadow.rate": "\(rate)"])
-                } else if current.rate != rate {
-                    shadow.set(model: current.model, rate: rate)
-                }
-            } else if current.model != nil {
+        }
+        metrics.adapterInSync.set(Int64(versions.production == nil || versions.production == predictor.current.version ? 1 : 0))
+        let current = shadow.current
+        guard let version = versions.shadow else {
+            if current.model != nil {
                 shadow.set(model: nil, rate: 0)
                 logger.info("shadow ended")
             }
-        } catch {
-            logger.warning("could not follow the adapters in the database; retrying", metadata: ["error": "\(String(reflecting: error))"])
+            return
         }
+        if current.model?.version == version {
+            if current.rate != rate { shadow.set(model: current.model, rate: rate) }
+            return
+        }
+        guard failures.mayTry(version) else { return }
+        do {
+            guard let record = try await store.adapter(version: version) else { return }
+            shadow.set(model: try await Bootstrap.load(record, store: store, base: base, cache: cache), rate: rate)
+            failures.succeeded(version)
+            metrics.adapterSwaps.increment()
+            logger.info("shadowing a candidate", metadata: ["intent.adapter.version": "\(version)", "shadow.rate": "\(rate)"])
+        } catch {
+            shadow.set(model: nil, rate: 0)
+            let wait = failures.failed(version)
+            logger.error("the shadow adapter cannot be loaded", metadata: [
+                "intent.adapter.version": "\(version)", "retry_s": "\(Int(wait))", "error": "\(String(reflecting: error))",
+            ])
+        }
+    }
+}
+
+/// Versions that failed to load, and when each may be tried again.
+final class LoadFailures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var failures: [String: (count: Int, retryAt: ContinuousClock.Instant)] = [:]
+
+    func mayTry(_ version: String) -> Bool {
+        lock.withLock { failures[version].map { ContinuousClock.now >= $0.retryAt } ?? true }
+    }
+
+    /// Records a failure; returns the seconds until the next try.
+    func failed(_ version: String) -> Double {
+        lock.withLock {
+            let count = (failures[version]?.count ?? 0) + 1
+            let wait = min(5 * pow(2, Double(count - 1)), 300)
+            failures[version] = (count, ContinuousClock.now + .seconds(wait))
+            return wait
+        }
+    }
+
+    func succeeded(_ version: String) {
+        _ = lock.withLock { failures.removeValue(forKey: version) }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import IntentKernels
 import IntentStore
 import Logging
 import LoopCore
@@ -15,6 +16,7 @@ public struct GateKeeper: Service {
     let store: Store
     let logger: Logger
     var interval: Duration = .seconds(5)
+    let memory = DecisionMemory()
 
     public init(store: Store, logger: Logger, interval: Duration = .seconds(5)) {
         self.store = store
@@ -32,7 +34,8 @@ public struct GateKeeper: Service {
     }
 
     func tick() async {
-        do { try await decideAll(now: Date()) } catch let error as StoreError where error.code == .conflict {
+        // One replica decides per tick (the others find the lock taken and skip).
+        do { _ = try await store.whileHoldingGateLock { try await decideAll(now: Date()) } } catch let error as StoreError where error.code == .conflict {
             logger.debug("gate: another replica moved first", metadata: ["error": "\(error.message)"])
         } catch {
             logger.warning("gate: could not decide; retrying", metadata: ["error": "\(String(reflecting: error))"])
@@ -57,8 +60,11 @@ public struct GateKeeper: Service {
                     actor: .gate)
                 return
             }
-            let report = try await decide(.offline, try await evidence(candidate, production: production, shadow: false, now: now), policy)
-            try await act(on: candidate, report, replacing: &shadow)
+            if let report = try await decide(.offline, try await evidence(candidate, production: production, shadow: false, now: now), policy,
+                                             for: candidate.version) {
+                try await act(on: candidate, report.0, replacing: &shadow)
+                memory.remember(report.1)  // only once carried out: a failed move is decided again next tick
+            }
         }
         if let current = shadow, current.status == .shadow {
             guard let production, current.parentVersion == production.version else {
@@ -66,14 +72,26 @@ public struct GateKeeper: Service {
                     "trained against \(current.parentVersion ?? "no adapter"), but production is now \(production?.version ?? "none")"), actor: .gate)
                 return
             }
-            let report = try await decide(.shadow, try await evidence(current, production: production, shadow: true, now: now), policy)
-            try await act(on: current, report, replacing: &shadow)
+            if let report = try await decide(.shadow, try await evidence(current, production: production, shadow: true, now: now), policy,
+                                             for: current.version) {
+                try await act(on: current, report.0, replacing: &shadow)
+                memory.remember(report.1)
+            }
         }
     }
 
-    /// `Gate.decide` bootstraps over every paired item: CPU work, on a thread of its own.
-    func decide(_ stage: GateStage, _ evidence: GateEvidence, _ policy: GatePolicy) async throws -> GateReport {
-        try await onDedicatedThread(name: "intentloop.gate") { Gate.decide(stage: stage, evidence: evidence, policy: policy) }
+    /// `Gate.decide` bootstraps over every paired item: CPU work, on a thread of its own in the
+    /// background (SCHED_IDLE, like training), so serving never waits for it. The same evidence
+    /// under the same policy is not decided twice: a waiting shadow costs one query per tick,
+    /// not a bootstrap, until labels or predictions arrive (or another hour passes).
+    func decide(_ stage: GateStage, _ evidence: GateEvidence, _ policy: GatePolicy, for version: String) async throws -> (GateReport, String)? {
+        let key = "\(version)|\(stage)|\(evidence.evaluationPool.count)|\(evidence.golden.count)|\(evidence.shadowLabelled.count)|\(evidence.shadowPredictions)|\(Int(evidence.shadowHours))|\(String(describing: policy))"
+        if memory.seen(key) { return nil }
+        let report = try await onDedicatedThread(name: "intentloop.gate") { () -> GateReport in
+            lowerThreadPriority(by: 10)
+            return Gate.decide(stage: stage, evidence: evidence, policy: policy)
+        }
+        return (report, key)
     }
 
     func evidence(_ candidate: AdapterRecord, production: AdapterRecord, shadow: Bool, now: Date) async throws -> GateEvidence {
@@ -121,4 +139,12 @@ public struct GateKeeper: Service {
             try await store.recordGateReport(adapter.version, report)
         }
     }
+}
+
+/// The last evidence the gate decided on (one entry: the gate looks at one adapter per stage).
+final class DecisionMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys: [String] = []
+    func seen(_ key: String) -> Bool { lock.withLock { keys.contains(key) } }
+    func remember(_ key: String) { lock.withLock { keys = Array((keys + [key]).suffix(4)) } }
 }

@@ -14,6 +14,7 @@ public final class ServerMetrics: Sendable {
     let shadowPredictions: Counter
     let shadowDropped: Counter
     let adapterSwaps: Counter
+    let adapterInSync: Gauge
 
     public init() {
         predictions = registry.makeCounter(name: "intentloop_predictions_total", help: "Utterances classified")
@@ -30,6 +31,9 @@ public final class ServerMetrics: Sendable {
         shadowPredictions = registry.makeCounter(name: "intentloop_shadow_predictions_total", help: "Live predictions the shadow adapter also classified and stored")
         shadowDropped = registry.makeCounter(name: "intentloop_shadow_dropped_total",
                                              help: "Sampled predictions the shadow adapter skipped (its queue full, or storing failed)")
+        adapterInSync = registry.makeGauge(name: "intentloop_adapter_in_sync",
+                                           help: "1 while this replica serves the production adapter the database names, 0 while it cannot load it")
+        adapterInSync.set(Int64(1))
         adapterSwaps = registry.makeCounter(name: "intentloop_adapter_swaps_total", help: "Production or shadow adapters loaded and switched to without a restart")
     }
 

@@ -172,6 +172,28 @@ extension Store {
         return nil
     }
 
+    /// pg_try_advisory_lock key of the gate ("ILgatekp"): one replica decides per tick.
+    static let gateLockKey: Int64 = 0x494C_6761_7465_6B70
+
+    /// Runs `body` if no other process holds the gate's lock (nil otherwise), holding it meanwhile.
+    public func whileHoldingGateLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        try await client.withConnection { connection in
+            var taken = false
+            for try await ok in try await connection.query("SELECT pg_try_advisory_lock(\(Self.gateLockKey))", logger: logger).decode(Bool.self) {
+                taken = ok
+            }
+            guard taken else { return nil }
+            do {
+                let result = try await body()
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.gateLockKey))", logger: logger)
+                return result
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.gateLockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
     /// pg_advisory_xact_lock key serializing every change of an adapter's status ("ILdeploy"):
     /// two promotions at once would otherwise both find the same production row to retire.
     static let adapterChangesLockKey: Int64 = 0x494C_6465_706C_6F79

@@ -240,7 +240,7 @@ extension CLITests {
 
         let promoted = try switchAndWait(["models", "promote", new, "--reason", "replica switch test"], to: new)
         Thread.sleep(forTimeInterval: 2)
-        let rolledBack = try switchAndWait(["models", "rollback", "--reason", "replica switch test"], to: old)
+        let rolledBack = try switchAndWait(["models", "rollback", "--from", new, "--reason", "replica switch test"], to: old)
         Thread.sleep(forTimeInterval: 2)
         load.stop()
         loadStopped = true
@@ -280,11 +280,11 @@ extension CLITests {
         let rows = deployments.map { "\($0["action"] as? String ?? "?") \($0["adapter_version"] as? String ?? "?") \($0["previous_version"] as? String ?? "-")" }
         #expect(rows == ["rollback \(old) \(new)", "manual_promote \(new) \(old)", "first \(old) -"], "\(history.stdout)")
 
-        let text = logs()
-        #expect(!text.contains("could not follow the adapters"), "\(text)")
-        for line in text.split(separator: "\n") where [" warning ", " error ", " critical "].contains(where: { line.contains($0) }) {
-            print("ReplicaSwitch: server log: \(line)")
+        // Neither replica logged trouble following the adapters (or anything at error level).
+        let problems = logs().split(separator: "\n").filter { line in
+            [" error ", " critical "].contains { line.contains($0) } || (line.contains(" warning ") && line.contains("adapter"))
         }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         for log in [log1, log2] {
             let switches = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").components(separatedBy: "switched to the production adapter").count - 1
             #expect(switches == 2, "\(log.lastPathComponent): \(switches) switches")

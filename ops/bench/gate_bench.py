@@ -37,6 +37,7 @@ started = time.time()
 rates = [float(x) for x in args.rates.split(",")]
 settle = args.settle or args.adapter_poll_seconds + 3
 intentloop, bench = f"{args.bin}/intentloop", f"{args.bin}/intentloop-bench"
+build = "release build" if Path(args.bin).resolve().name == "release" else f"binaries from {args.bin}"
 
 
 def machine():
@@ -288,7 +289,7 @@ try:
     for _ in range(args.rounds):
         switches.append(switch(switch_load, ["models", "promote", candidate, "--reason", "gate bench"], candidate))
         time.sleep(2)
-        switches.append(switch(switch_load, ["models", "rollback", "--reason", "gate bench"], first_version))
+        switches.append(switch(switch_load, ["models", "rollback", "--from", candidate, "--reason", "gate bench"], first_version))
         time.sleep(2)
     switch_load.stop()
     samples = switch_load.snapshot()
@@ -333,7 +334,7 @@ try:
     command = "ops/bench/gate " + " ".join(sys.argv[3:])
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command.strip(),
                "machine": facts, "texts": texts_source, "wall_seconds": round(time.time() - started),
-               "server": f"intentloop serve --demo --no-scheduler --adapter-poll-seconds {args.adapter_poll_seconds} (release; one inference thread per core, "
+               "server": f"intentloop serve --demo --no-scheduler --adapter-poll-seconds {args.adapter_poll_seconds} ({build}; one inference thread per core, "
                          "embedded worker and gate, embedded PostgreSQL on the same machine)",
                "production_adapter": first_version, "shadow_adapter": candidate, "training_job": job, "gate_status_of_candidate": gate_status,
                "shadow_via": shadow_via, "capacity": capacity, "capacity_share": None if args.rate else args.capacity_share, "rate": rate,
@@ -401,7 +402,7 @@ Target: p99 grows by at most 10 % at sample rate 0.25. Mean p99 at 0.25 vs 0: **
 
 Two replicas (`serve --demo` on port {server.port} and `serve` on port {port2}, same `--data-dir`: the second reuses the first's
 embedded PostgreSQL), a light load on each ({args.switch_load:.0f} requests/s per replica, Python threads over keep-alive connections),
-{args.rounds} rounds of `intentloop models promote {candidate}` then `intentloop models rollback`. Per switch and replica: the time from the
+{args.rounds} rounds of `intentloop models promote {candidate}` then `intentloop models rollback --from {candidate}`. Per switch and replica: the time from the
 command's return to the first answer carrying the new `adapter_version` (negative: the replica switched before the command's process
 had exited). Resolution: about {2 / args.switch_load * 1000:.0f} ms (each replica answers one request every {1000 / args.switch_load:.0f} ms).
 

@@ -123,7 +123,7 @@ def drain(base, seconds=20):
 
 def shadow_run(rate, sample_rate, admin, label):
     put_policy(admin, shadow_sample_rate=sample_rate)
-    time.sleep(settle)  # the replica re-reads the rate at its next poll (PUT /v1/gate/policy sends no notification)
+    time.sleep(settle)  # the replica re-reads the rate at its watcher's next wake-up (a poll at the latest)
     before, cpu_before, gen_before = drain(server.base), server.cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     r = load(rate, args.duration, args.connections)
@@ -385,9 +385,9 @@ Adapters: production {first_version} (trained at first start); shadow **{candida
 
 ## (a) Predict latency with a shadow adapter
 
-The sample rate is set with `PUT /v1/gate/policy`; the replica re-reads it at its next poll (the PUT sends no
-notification), so each run starts {settle:.0f} s after the change, and after the shadow's queue from the previous run has
-drained. Passes alternate the order ({' → '.join(f'{x:g}' for x in rates)}, then back) so that drift does not favour one rate.
+The sample rate is set with `PUT /v1/gate/policy`; the replica re-reads it when its adapter watcher next wakes (a poll
+every {args.adapter_poll_seconds} s, or a notification), so each run starts {settle:.0f} s after the change, and after the shadow's queue
+from the previous run has drained. Passes alternate the order ({' → '.join(f'{x:g}' for x in rates)}, then back) so that drift does not favour one rate.
 Shadow stored/dropped per second: `intentloop_shadow_predictions_total` / `intentloop_shadow_dropped_total` over the run
 (warm-up included); sampled share = (stored + dropped) / predictions, which checks that the replica used the rate.
 {shadow_rows:,} rows in `shadow_predictions` at the end.

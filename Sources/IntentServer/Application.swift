@@ -76,7 +76,7 @@ public func buildApplication(
     let tokens = APITokenCache()
     router.add(middleware: AuthMiddleware(store: store, tokens: tokens))
     let shadow = ShadowRunner(store: store, metrics: metrics, logger: logger, capacity: configuration.adapters?.shadowQueue ?? 1024,
-                              maxBatch: configuration.maxBatch)
+                              serverIdle: { predictor.isIdle })
     let predictions = PredictionService(predictor: predictor, store: store, metrics: metrics, maxPendingRows: configuration.maxPendingRows,
                                         maxQueuedTexts: configuration.maxQueuedTexts, shadow: shadow)
     APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)

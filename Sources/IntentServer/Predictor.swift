@@ -42,6 +42,8 @@ public final class Predictor: @unchecked Sendable {
     private var queuedTexts = 0
     private var model: ServingModel
     private var running = true
+    /// Workers in a forward pass now.
+    private var active = 0
     private var threads: [Thread] = []
     /// Observers (metrics): batch size and queue depth after each batch is taken; the batch's
     /// CPU seconds on its worker thread after its forward pass.
@@ -78,6 +80,13 @@ public final class Predictor: @unchecked Sendable {
         condition.lock()
         model = newModel
         condition.unlock()
+    }
+
+    /// Nothing queued and no forward pass running: background work (the shadow) may use the cores.
+    public var isIdle: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.isEmpty && active == 0
     }
 
     public var queueDepth: Int {
@@ -131,12 +140,16 @@ public final class Predictor: @unchecked Sendable {
             queuedTexts -= count
             let depth = queuedTexts
             let serving = model
+            active += 1
             condition.unlock()
             onBatch(count, depth)
             let started = DispatchTime.now()
             let cpuBefore = threadCPUSeconds()
             let predictions = serving.classifier.predict(taken.flatMap(\.texts), topK: topK, batchSize: max(maxBatch, count), workspace: workspace)
             onInference(threadCPUSeconds() - cpuBefore)
+            condition.lock()
+            active -= 1
+            condition.unlock()
             var offset = 0
             for p in taken {
                 let waited = Double(started.uptimeNanoseconds - p.enqueued.uptimeNanoseconds) / 1e9

@@ -177,7 +177,9 @@ extension CLITests {
         }
 
         // Replica 1 imports the demo, creates its users and trains the first adapter; replica 2 reuses its cluster and adapter.
-        let port1 = freePort(), port2 = freePort()
+        let port1 = freePort()
+        var port2 = freePort()
+        while port2 == port1 { port2 = freePort() }
         servers.append(try start(["serve", "--demo", "--port", "\(port1)", "--data-dir", dir.path], log: log1))
         let banner1 = try #require(waitForLog(log1, containing: "IntentLoop is serving", seconds: 240), "no banner from replica 1: \(logs())")
         let token = try #require(banner1.firstMatch(of: /API client token \(demo-client\): (il_\S+)/)?.1).description

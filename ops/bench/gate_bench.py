@@ -8,7 +8,7 @@
 (b) Switch time: a second replica on the same database, a light load on each, then --rounds rounds
     of `models promote` + `models rollback`; per switch and replica, the time from the command's
     return to that replica's first answer carrying the new adapter version; failed requests."""
-import argparse, datetime, http.client, json, os, resource, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, datetime, http.client, json, os, resource, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ else:
 texts.write_text("\n".join(lines) + "\n")
 
 server = DemoServer(intentloop, str(data), extra_args=["--no-scheduler", "--adapter-poll-seconds", str(args.adapter_poll_seconds)])
-replica2 = None
+replica2, finished = None, False
 
 
 def cli(*a, check=True):
@@ -328,6 +328,12 @@ try:
     base_p99 = by_rate.get(0.0, {}).get("p99_ms")
     q_p99 = by_rate.get(0.25, {}).get("p99_ms")
     growth = (q_p99 / base_p99 - 1) if base_p99 and q_p99 else None
+    # The same comparison within each pass (runs minutes apart, so slow drift of the machine cancels).
+    per_pass = []
+    for rep in range(args.repeats):
+        p = {r["shadow_sample_rate"]: r["p99_ms"] for r in runs if r["label"].startswith(f"pass {rep + 1},")}
+        if p.get(0.0):
+            per_pass.append({f"{sr:g}": p[sr] / p[0.0] - 1 for sr in p if sr != 0.0})
     zero_runs = by_rate.get(0.0, {}).get("p99_runs", [])
     zero_spread = (max(zero_runs) / min(zero_runs) - 1) if len(zero_runs) > 1 and min(zero_runs) > 0 else None
 
@@ -339,7 +345,7 @@ try:
                "production_adapter": first_version, "shadow_adapter": candidate, "training_job": job, "gate_status_of_candidate": gate_status,
                "shadow_via": shadow_via, "capacity": capacity, "capacity_share": None if args.rate else args.capacity_share, "rate": rate,
                "connections": args.connections, "duration_s": args.duration, "settle_s": settle, "runs": runs, "by_rate": by_rate,
-               "p99_growth_at_0_25": growth, "p99_spread_between_rate_0_runs": zero_spread, "shadow_prediction_rows": shadow_rows,
+               "p99_growth_at_0_25": growth, "p99_growth_per_pass": per_pass, "p99_spread_between_rate_0_runs": zero_spread, "shadow_prediction_rows": shadow_rows,
                "switches": {"rounds": args.rounds, "load_per_replica": args.switch_load, "requests": len(samples), "failed": len(failed),
                             "failed_examples": failed[:5], "stale_answers_after_switch": stale, "per_kind": per_kind, "events": switches,
                             "deployments": deployments[:2 * args.rounds + 1]},
@@ -396,13 +402,14 @@ Shadow stored/dropped per second: `intentloop_shadow_predictions_total` / `inten
 
 {chr(10).join(rows_r)}
 
-Target: p99 grows by at most 10 % at sample rate 0.25. Mean p99 at 0.25 vs 0: **{f(None if growth is None else growth * 100, '+.1f')} %** ({verdict}).{noise}
+Target: p99 grows by at most 10 % at sample rate 0.25. Mean p99 at 0.25 vs 0: **{f(None if growth is None else growth * 100, '+.1f')} %** ({verdict});
+within each pass: {'; '.join(', '.join(f"{k} {v * 100:+.0f} %" for k, v in pp.items()) for pp in per_pass) or '—'}.{noise}
 
 ## (b) Time from a promotion to every replica serving it
 
 Two replicas (`serve --demo` on port {server.port} and `serve` on port {port2}, same `--data-dir`: the second reuses the first's
 embedded PostgreSQL), a light load on each ({args.switch_load:.0f} requests/s per replica, Python threads over keep-alive connections),
-{args.rounds} rounds of `intentloop models promote {candidate}` then `intentloop models rollback --from {candidate}`. Per switch and replica: the time from the
+{args.rounds} round(s) of `intentloop models promote {candidate}` then `intentloop models rollback --from {candidate}`. Per switch and replica: the time from the
 command's return to the first answer carrying the new `adapter_version` (negative: the replica switched before the command's process
 had exited). Resolution: about {2 / args.switch_load * 1000:.0f} ms (each replica answers one request every {1000 / args.switch_load:.0f} ms).
 
@@ -421,6 +428,7 @@ Server logs (warning and error lines, both replicas):
 """
     (OUT / f"{args.out}.md").write_text(md)
     print(md)
+    finished = True
 finally:
     if replica2 is not None:
         replica2.terminate()
@@ -429,3 +437,7 @@ finally:
         except subprocess.TimeoutExpired:
             replica2.kill()
     server.stop()
+    if finished:
+        shutil.rmtree(work, ignore_errors=True)  # kept after a failure: the servers' logs are in it
+    else:
+        log(f"logs and data kept in {work}")

@@ -65,6 +65,8 @@ extension Store {
                 ON CONFLICT (id) DO UPDATE SET policy = EXCLUDED.policy, updated_by = EXCLUDED.updated_by, updated_at = now()
                 """, logger: self.logger)
             try await self.audit(actor: actor, action: "gate.policy", details: ["policy": json], on: c)
+            // Replicas re-read the shadow sample rate at once rather than at their next poll.
+            _ = try await c.query("SELECT pg_notify(\(adapterChangesChannel), 'policy')", logger: self.logger)
         }
     }
 

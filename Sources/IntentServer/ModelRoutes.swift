@@ -276,8 +276,7 @@ extension ModelRoutes {
         let sources = c.sources.map { s -> [String: Any] in
             ["name": s.name.replacingOccurrences(of: "_", with: " "), "n": s.n, "accA": interval(s.accuracyA), "accB": interval(s.accuracyB),
              "f1A": interval(s.macroF1A), "f1B": interval(s.macroF1B),
-             "diff": String(format: "%+.1f (%+.1f … %+.1f)", s.difference.estimate * 100, s.difference.lower * 100, s.difference.upper * 100),
-             "mcnemar": "\(s.mcnemar.candidateOnly) / \(s.mcnemar.baselineOnly)", "p": s.mcnemar.pValue < 0.0001 ? "< 0.0001" : String(format: "%.4f", s.mcnemar.pValue)]
+             "diff": pointsInterval(s.difference), "mcnemar": "\(s.mcnemar.candidateOnly) / \(s.mcnemar.baselineOnly)", "p": pValue(s.mcnemar.pValue)]
         }
         let confusions = c.confusionChanges.map { ["label": $0.label, "predicted": $0.predicted, "a": $0.countA, "b": $0.countB,
                                                    "delta": ($0.countB > $0.countA ? "+" : "") + String($0.countB - $0.countA)] as [String: Any] }
@@ -289,9 +288,7 @@ extension ModelRoutes {
         if let g = report.gate {
             let figures = g.figures.sorted { $0.key < $1.key }.map { name, f -> [String: Any] in
                 ["name": name.replacingOccurrences(of: "_", with: " "), "n": f.n,
-                 "diff": String(format: "%+.1f (%+.1f … %+.1f)", f.difference.estimate * 100, f.difference.lower * 100, f.difference.upper * 100),
-                 "mcnemar": "\(f.mcnemar.candidateOnly) / \(f.mcnemar.baselineOnly)",
-                 "p": f.mcnemar.pValue < 0.0001 ? "< 0.0001" : String(format: "%.4f", f.mcnemar.pValue),
+                 "diff": pointsInterval(f.difference), "mcnemar": "\(f.mcnemar.candidateOnly) / \(f.mcnemar.baselineOnly)", "p": pValue(f.mcnemar.pValue),
                  "mdd": f.minimumDetectableDifference.map { String(format: "%.1f", $0 * 100) } ?? "–"]
             }
             gate = ["verdict": g.verdict.rawValue, "rule": g.rule, "stage": g.stage.rawValue, "reasons": g.reasons, "figures": figures,

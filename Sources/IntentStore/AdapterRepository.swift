@@ -186,16 +186,29 @@ extension Store {
     /// pg_advisory_lock key for training the first adapter: "ILadaptr" in ASCII.
     static let firstAdapterLockKey: Int64 = 0x494C_6164_6170_7472
 
-    /// Runs `body` holding a database-wide lock (a connection of its own, no statement timeout),
-    /// so that replicas starting together train the first adapter once: the others wait and then
-    /// find it in production.
+    /// Runs `body` holding a database-wide lock, so that replicas starting together train the
+    /// first adapter once: the others wait and then find it in production.
     public func withFirstAdapterLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        // Waiting never answers nil.
+        try await withAdvisoryLock(Self.firstAdapterLockKey, wait: true, body)!
+    }
+
+    /// Runs `body` holding the session-level advisory lock `key` on a connection of its own:
+    /// waiting for it (no statement timeout meanwhile) or, with `wait` false, only if it is free
+    /// (nil when another session holds it). Released however `body` ends.
+    func withAdvisoryLock<T: Sendable>(_ key: Int64, wait: Bool, _ body: @Sendable () async throws -> T) async throws -> T? {
         try await client.withConnection { connection in
-            _ = try await connection.query("SET statement_timeout = 0", logger: logger)
-            _ = try await connection.query("SELECT pg_advisory_lock(\(Self.firstAdapterLockKey))", logger: logger)
+            if wait {
+                _ = try await connection.query("SET statement_timeout = 0", logger: logger)
+                _ = try await connection.query("SELECT pg_advisory_lock(\(key))", logger: logger)
+            } else {
+                var taken = false
+                for try await ok in try await connection.query("SELECT pg_try_advisory_lock(\(key))", logger: logger).decode(Bool.self) { taken = ok }
+                guard taken else { return nil }
+            }
             func release() async {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.firstAdapterLockKey))", logger: logger)
-                _ = try? await connection.query("RESET statement_timeout", logger: logger)
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
+                if wait { _ = try? await connection.query("RESET statement_timeout", logger: logger) }
             }
             do {
                 let result = try await body()

@@ -177,21 +177,7 @@ extension Store {
 
     /// Runs `body` if no other process holds the gate's lock (nil otherwise), holding it meanwhile.
     public func whileHoldingGateLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
-        try await client.withConnection { connection in
-            var taken = false
-            for try await ok in try await connection.query("SELECT pg_try_advisory_lock(\(Self.gateLockKey))", logger: logger).decode(Bool.self) {
-                taken = ok
-            }
-            guard taken else { return nil }
-            do {
-                let result = try await body()
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.gateLockKey))", logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.gateLockKey))", logger: logger)
-                throw error
-            }
-        }
+        try await withAdvisoryLock(Self.gateLockKey, wait: false, body)
     }
 
     /// pg_advisory_xact_lock key serializing every change of an adapter's status ("ILdeploy"):

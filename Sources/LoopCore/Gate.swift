@@ -214,4 +214,10 @@ public enum Gate {
 func percent(_ x: Double) -> String { String(format: "%.1f %%", x * 100) }
 func points(_ x: Double) -> String { String(format: "%.1f points", x * 100) }
 func signedPoints(_ x: Double) -> String { String(format: "%+.1f", x * 100) }
-func pValue(_ p: Double) -> String { p < 0.0001 ? "< 0.0001" : String(format: "%.4f", p) }
+/// A p-value as reports print it: four decimals, "< 0.0001" below.
+public func pValue(_ p: Double) -> String { p < 0.0001 ? "< 0.0001" : String(format: "%.4f", p) }
+
+/// A difference of proportions in points with its interval: "+1.2 (−0.3 … +2.8)".
+public func pointsInterval(_ i: Interval) -> String {
+    String(format: "%+.1f (%+.1f … %+.1f)", i.estimate * 100, i.lower * 100, i.upper * 100)
+}

@@ -74,8 +74,7 @@ struct JobRoutes {
     }
 
     @Sendable func page(_ request: Request, context: AppContext) async throws -> Response {
-        guard context.session != nil, let user = context.user else { return .redirect("/login") }
-        guard user.role == .admin else { return try pages.render("error", title: "Admins only", context: context, status: .forbidden) }
+        if let refusal = try pages.refuseUnlessAdmin(context) { return refusal }
         let csrf = context.session?.csrfToken ?? ""
         let jobs = try await store.jobs(limit: 50).map { j -> [String: Any] in
             var progress = j.progress?.phase ?? ""

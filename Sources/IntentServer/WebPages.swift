@@ -22,6 +22,14 @@ struct WebPages: Sendable {
 
     /// A page for the logged-in user (or the login page when `context.user` is nil).
     /// With `flash`, the message a redirect left in the flash cookie is shown (and the cookie cleared).
+    /// For an admin's page: nil when the caller is a logged-in admin; otherwise the answer to
+    /// give instead (the login page, or a 403 page for another role).
+    func refuseUnlessAdmin(_ context: AppContext) throws -> Response? {
+        guard context.session != nil, let user = context.user else { return .redirect("/login") }
+        guard user.role == .admin else { return try render("error", title: "Admins only", context: context, status: .forbidden) }
+        return nil
+    }
+
     func render(_ template: String, title: String, context: AppContext, values: [String: Any] = [:], status: HTTPResponse.Status = .ok,
                 flash request: Request? = nil) throws -> Response {
         var object = values

@@ -211,8 +211,7 @@ struct WebRoutes {
     }
 
     @Sendable func proposedIntents(_ request: Request, context: AppContext) async throws -> Response {
-        guard context.session != nil, let user = context.user else { return .redirect("/login") }
-        guard user.role == .admin else { return try pages.render("error", title: "Admins only", context: context, status: .forbidden) }
+        if let refusal = try pages.refuseUnlessAdmin(context) { return refusal }
         let csrf = context.session?.csrfToken ?? ""
         let items = try await store.intents(includeProposed: true).filter { $0.status != .active }.map { i -> [String: Any] in
             ["name": i.name, "status": i.status.rawValue, "proposed": i.status == .proposed, "csrf": csrf]

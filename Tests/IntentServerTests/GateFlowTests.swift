@@ -24,20 +24,7 @@ import Training
 
     /// A one-epoch adapter on the fixture's three intents, stored as production "v1"; returns its files.
     static func firstAdapter(_ store: Store, base: BaseModel) async throws -> [String: Data] {
-        let examples = Fixture.examples, labels = Set(examples.map(\.intent)).sorted()
-        let files = try await onDedicatedThread(name: "test.train") { () throws -> [String: Data] in
-            var o = TrainingOptions()
-            o.epochs = 1
-            let report = try Trainer(base: base, options: o).train(labels: labels, examples: examples)
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gate-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: dir) }
-            try report.adapter.save(to: dir)
-            return try AdapterContent.read(directory: dir)
-        }
-        var first = NewAdapter(version: "v1", status: .production, labels: labels, files: files)
-        first.reason = "test"
-        try await store.storeProductionAdapter(first, actor: nil)
-        return files
+        try await RetrainingTests.production(store, base: base, examples: Fixture.examples, version: "v1").files
     }
 
     /// Stores a candidate (parent v1) with the outcomes both adapters had on the evaluation items:

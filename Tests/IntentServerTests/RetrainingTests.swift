@@ -42,8 +42,10 @@ import Training
         return try DatasetFile.parse(try Data(contentsOf: url), format: .jsonl, name: file)
     }
 
-    /// A first production adapter (one quick epoch), stored in the database like the first start's.
-    static func production(_ store: Store, base: BaseModel, examples: [LabelledExample]) async throws -> ServingModel {
+    /// A first production adapter (one quick epoch), stored in the database like the first start's;
+    /// the model to serve and the adapter's files.
+    static func production(_ store: Store, base: BaseModel, examples: [LabelledExample], version: String = "v1-test") async throws
+        -> (model: ServingModel, files: [String: Data]) {
         let labels = Set(examples.map(\.intent)).sorted()
         let (adapter, files) = try await onDedicatedThread(name: "test.train") { () throws -> (Adapter, [String: Data]) in
             var o = TrainingOptions()
@@ -54,8 +56,10 @@ import Training
             try report.adapter.save(to: dir)
             return (report.adapter, try AdapterContent.read(directory: dir))
         }
-        try await store.storeProductionAdapter(NewAdapter(version: "v1-test", status: .production, labels: labels, files: files), actor: nil)
-        return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: "v1-test")
+        var first = NewAdapter(version: version, status: .production, labels: labels, files: files)
+        first.reason = "trained by the test"
+        try await store.storeProductionAdapter(first, actor: nil)
+        return (ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: version), files)
     }
 
     @Test func correctionsThroughTheAPIBecomeACandidateThatLearnedThem() async throws {
@@ -70,7 +74,7 @@ import Training
             let clientToken = try await store.createAPIToken(userID: client.id, name: "t")
             let agentToken = try await store.createAPIToken(userID: agent.id, name: "t")
             let adminToken = try await store.createAPIToken(userID: admin.id, name: "t")
-            let model = try await Self.production(store, base: base, examples: training)
+            let model = try await Self.production(store, base: base, examples: training).model
             var config = ServerConfiguration()
             config.port = 0
             let app = try await buildApplication(configuration: config, store: store, model: model, logger: Self.logger)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from demo_server import DemoServer  # noqa: E402
+from headless_chromium import chromium  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--intentloop", required=True); ap.add_argument("--data-dir", required=True)
@@ -29,15 +30,10 @@ try:
     pid, predicted = prediction["id"], prediction["intent"]
     corrected = "missing_package" if predicted != "missing_package" else "track_package"
 
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    options.binary_location = "/usr/bin/chromium"
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"), options=options)
+    driver = chromium()
     wait = WebDriverWait(driver, 20)
     try:
         driver.get(server.base + "/queue")

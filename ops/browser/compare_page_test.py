@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from demo_server import DemoServer  # noqa: E402
+from headless_chromium import chromium  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--intentloop", required=True); ap.add_argument("--data-dir", required=True)
@@ -157,17 +158,10 @@ try:
     print(f"browser: JSON: a {a} ({report['a']['status']}), b {b} ({report['b']['status']}), {intents} intents, "
           f"{sum(p['predictions'] for p in named['agreement'])} shadow predictions, {len(named['disagreements'])} disagreements")
 
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
-                 "--hide-scrollbars"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.binary_location = "/usr/bin/chromium"
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"), options=options)
+    driver = chromium(("--window-size=1280,900", "--hide-scrollbars"), console_log=True)
     wait = WebDriverWait(driver, 20)
     try:
         driver.set_window_size(1280, 900)

@@ -5,7 +5,7 @@ import Foundation
 /// P(X = k) by Loader's saddle-point form (C. Loader, "Fast and accurate computation of binomial
 /// probabilities", 2000; R's `dbinom`), which works in log space without the cancellation of
 /// lgamma(n+1) − lgamma(k+1) − lgamma(n−k+1) (each ~n·ln n, so that form loses ~log10(n ln n) digits).
-enum Binomial {
+public enum Binomial {
     /// P(X = k) for X ~ Binomial(n, ½). Underflows to 0 below ~4.9e−324.
     static func probability(_ k: Int, trials n: Int) -> Double {
         precondition(n >= 0 && k >= 0 && k <= n)
@@ -23,7 +23,7 @@ enum Binomial {
     /// Otherwise P(X = m) summed downwards with P(X = j − 1) = P(X = j) · j / (n − j + 1) until the
     /// terms no longer change the sum. The terms fall at least geometrically once below the mode, so
     /// this takes O(√n) steps at worst.
-    static func lowerTail(_ m: Int, trials n: Int) -> Double {
+    public static func lowerTail(_ m: Int, trials n: Int) -> Double {
         precondition(m >= 0 && 2 * m <= n)
         if n <= 62 {
             var coefficient: UInt64 = 1, sum: UInt64 = 1  // C(n, 0)

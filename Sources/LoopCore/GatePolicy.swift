@@ -22,7 +22,9 @@ public struct GatePolicy: Sendable, Codable, Equatable {
     public var nonInferiorityMargin = 0.01
     /// Largest fall of golden-set accuracy accepted.
     public var maximumGoldenRegression = 0.01
-    /// Largest fall of any one intent's recall accepted (on the golden set, and on the evaluation pool) …
+    /// Largest fall of any one intent's recall accepted (on the golden set, and on the evaluation pool),
+    /// when the one-sided exact McNemar test on that intent's items also says the fall is real at
+    /// `significanceLevel` …
     public var maximumRecallDrop = 0.25
     /// … among intents with at least this many items there.
     public var minimumIntentSupport = 5

@@ -61,6 +61,21 @@ import Testing
         #expect(r.reasons[0].contains("recall of c on the golden set fell 100.0 % → 25.0 %"))
     }
 
+    /// Five golden items per intent: two lost of five is a 40-point fall, but two equally good models
+    /// differ that much by chance (one-sided p = 0.25) — not a collapse; five of five lost
+    /// (p = 0.031) is, and four lost with one gained (p = 0.19) is not.
+    @Test(arguments: [(2, 0, false), (5, 0, true), (4, 1, false), (4, 0, false)])
+    func aRecallFallMustBeBothLargeAndSignificant(lost: Int, gained: Int, rejected: Bool) {
+        var e = Self.better
+        e.golden = Self.items("a", both: 300) + Self.items("b", both: 300)
+            + Self.items("c", both: 5 - lost - gained, onlyBaseline: lost) + Self.items("c", both: 0, onlyCandidate: gained)
+        var policy = Self.noShadow
+        policy.maximumGoldenRegression = 0.05
+        let r = Gate.decide(stage: .offline, evidence: e, policy: policy)
+        #expect((r.rule == "intent_recall_drop") == rejected, "\(r.rule): \(r.reasons)")
+        if rejected { #expect(r.reasons[0].contains("one-sided p = 0.0312")) }
+    }
+
     @Test func goldenRegressionBeyondToleranceIsRejected() {
         var e = Self.better
         e.golden = Self.items("a", both: 90, onlyBaseline: 10) + Self.items("b", both: 100)

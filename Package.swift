@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "GateStatistics", swiftSettings: swiftSettings),
         // Server-rendered SVG charts (bar and line), escaped for inline use in pages. No I/O.
         .target(name: "SVGCharts", swiftSettings: swiftSettings),
+        // `intentloop simulate`'s pure parts: the dataset split, the simulated agents, the report and its chart. No I/O.
+        .target(name: "Simulation", dependencies: ["IntentData", "GateStatistics", "SVGCharts"], swiftSettings: swiftSettings),
         .target(
             name: "IntentStore",
             dependencies: [
@@ -101,8 +103,12 @@ let package = Package(
         .executableTarget(
             name: "intentloop",
             dependencies: [
-                "IntentModel", "Tokenization", "IntentData", "Training", "IntentStore", "IntentServer", "LoopCore", "GateStatistics",
+                "IntentModel", "Tokenization", "IntentData", "Training", "IntentStore", "IntentServer", "LoopCore", "GateStatistics", "Simulation",
+                "SVGCharts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,6 +151,7 @@ let package = Package(
         .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "IntentData", "GateStatistics"], swiftSettings: swiftSettings),
         .testTarget(name: "GateStatisticsTests", dependencies: ["GateStatistics"], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "SVGChartsTests", dependencies: ["SVGCharts"], swiftSettings: swiftSettings),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "IntentData", "GateStatistics"], swiftSettings: swiftSettings),
         .testTarget(name: "IntentKernelsTests", dependencies: ["IntentKernels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenizationTests", dependencies: ["Tokenization"],

@@ -23,7 +23,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     /// draws, and with them every bootstrap interval, do not depend on the standard library's choice
     /// of algorithm.
     @inline(__always)
-    mutating func index(below bound: Int) -> Int {
+    public mutating func index(below bound: Int) -> Int {
         let n = UInt64(truncatingIfNeeded: bound)
         var m = next().multipliedFullWidth(by: n)
         if m.low < n {
@@ -31,5 +31,14 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
             while m.low < threshold { m = next().multipliedFullWidth(by: n) }
         }
         return Int(truncatingIfNeeded: m.high)
+    }
+
+    /// A uniform double in [0, 1): the top 53 bits of one draw.
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Fisher–Yates with `index(below:)`, so a seed fixes the order on any toolchain.
+    public mutating func shuffle<T>(_ items: inout [T]) {
+        guard items.count > 1 else { return }
+        for i in stride(from: items.count - 1, to: 0, by: -1) { items.swapAt(i, index(below: i + 1)) }
     }
 }

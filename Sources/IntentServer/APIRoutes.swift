@@ -19,6 +19,40 @@ struct APIRoutes {
         v1.post("import", use: importExamples)
         v1.get("export", use: exportExamples)
         v1.get("predictions/:id", use: prediction)
+        v1.get("queue", use: reviewQueue)
+    }
+
+    // MARK: review queue
+
+    /// GET /v1/queue?limit=&offset=&intent=&min_confidence=&max_confidence= (agent): the review
+    /// queue in the order the page shows it — predictions a shadow candidate disagrees with first,
+    /// then the smallest top-1 margin.
+    @Sendable func reviewQueue(_ request: Request, context: AppContext) async throws -> Response {
+        _ = try context.require(.agent)
+        let q = request.uri.queryParameters
+        func text(_ key: String) -> String? { q[Substring(key)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
+        var filter = QueueFilter()
+        filter.limit = try QueryParameter.integer(text("limit"), field: "limit", in: 1...1000) ?? 50
+        filter.offset = try QueryParameter.integer(text("offset"), field: "offset", in: 0...100_000) ?? 0
+        filter.intent = text("intent")
+        if let intent = filter.intent, !InputRules.validIntentName(intent) { throw APIError.invalid("intent", "not an intent name") }
+        filter.minConfidence = try QueryParameter.fraction(text("min_confidence"), field: "min_confidence")
+        filter.maxConfidence = try QueryParameter.fraction(text("max_confidence"), field: "max_confidence")
+        struct Item: Encodable {
+            let id: String
+            let text: String
+            let intent: String
+            let confidence: Float
+            let margin: Float
+            let adapterVersion: String
+            let createdAt: Date
+        }
+        struct Page: Encodable { let predictions: [Item] }
+        let items = try await store.reviewQueue(filter).map {
+            Item(id: $0.id.uuidString.lowercased(), text: $0.text, intent: $0.intent, confidence: $0.confidence, margin: $0.margin,
+                 adapterVersion: $0.adapterVersion, createdAt: $0.createdAt)
+        }
+        return try json(Page(predictions: items))
     }
 
     // MARK: predict
@@ -158,7 +192,7 @@ struct APIRoutes {
     @Sendable func importExamples(_ request: Request, context: AppContext) async throws -> Response {
         let admin = try context.require(.admin)
         let kind = try exampleKind(request)
-        let format = try datasetFormat(request)
+        let format = try Self.datasetFormat(request)
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let data = Data(body.readableBytesView)
         let examples: [LabelledExample]
@@ -171,7 +205,7 @@ struct APIRoutes {
     @Sendable func exportExamples(_ request: Request, context: AppContext) async throws -> Response {
         _ = try context.require(.admin)
         let kind = try exampleKind(request)
-        let format = try datasetFormat(request)
+        let format = try Self.datasetFormat(request)
         let examples = try await store.examples(kind: kind)
         let text = DatasetFile.serialize(examples, format: format)
         let type = format == .csv ? "text/csv; charset=utf-8" : "application/jsonl; charset=utf-8"
@@ -184,7 +218,7 @@ struct APIRoutes {
         return kind
     }
 
-    func datasetFormat(_ request: Request) throws -> DatasetFile.Format {
+    static func datasetFormat(_ request: Request) throws -> DatasetFile.Format {
         if let raw = request.uri.queryParameters["format"] {
             guard let f = DatasetFile.Format(rawValue: String(raw)) else { throw APIError.invalid("format", "format must be jsonl or csv") }
             return f

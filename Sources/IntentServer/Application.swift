@@ -86,6 +86,8 @@ public func buildApplication(
     webRoutes.add(to: router)
     JobRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
     ModelRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
+    LoopControlRoutes(store: store, evaluator: configuration.adapters.map { AdapterEvaluator(store: store, base: $0.base, cache: $0.cache) },
+                      logger: logger).add(to: router)
     var own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(store: store, cache: tokens, logger: logger)]
     if let following = configuration.adapters {
         var watcher = AdapterWatcher(store: store, base: following.base, cache: following.cache, predictor: predictor, shadow: shadow,

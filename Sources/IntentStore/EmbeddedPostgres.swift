@@ -260,7 +260,7 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// A free TCP port on 127.0.0.1 (bound to port 0, read back, released).
-    static func freePort() throws(StoreError) -> Int {
+    public static func freePort() throws(StoreError) -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StoreError(.postgresFailed, "cannot open a socket to find a free port") }
         defer { close(fd) }

@@ -10,7 +10,7 @@ struct IntentLoop: AsyncParsableCommand {
         abstract: "Continual-learning intent classification over a Swift transformer encoder.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, ImportCommand.self, UsersCommand.self,
-            WorkerCommand.self, JobsCommand.self, ModelsCommand.self,
+            WorkerCommand.self, JobsCommand.self, ModelsCommand.self, SimulateCommand.self,
             TokenizeCommand.self, EmbedCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self,
         ]
     )

@@ -45,7 +45,7 @@ final class AdapterEvaluator: @unchecked Sendable {
 
     func evaluate(_ record: AdapterRecord, examples: [LabelledExample]) async throws -> Report {
         guard lock.withLock({ running ? false : { running = true; return true }() }) else {
-            throw APIError(.tooManyRequests, code: "busy", "another evaluation is running in this server; retry when it finishes", field: nil)
+            throw APIError(.tooManyRequests, code: "busy", "another evaluation is running in this server; retry when it finishes", retryAfter: 5)
         }
         defer { lock.withLock { running = false } }
         let model = try await Bootstrap.load(record, store: store, base: base, cache: cache)

@@ -77,6 +77,7 @@ let package = Package(
             name: "IntentServer",
             dependencies: [
                 "IntentStore", "IntentModel", "IntentData", "Training", "Tokenization", "LoopCore", "IntentKernels", "GateStatistics", "SVGCharts",
+                "Simulation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -4,6 +4,7 @@ import IntentData
 import IntentStore
 import Logging
 import LoopCore
+import Simulation
 
 /// The loop's controls over HTTP (admin): run the gate now instead of at its next tick, and
 /// evaluate any stored adapter on a labelled set. `intentloop simulate` drives the loop with
@@ -17,6 +18,38 @@ struct LoopControlRoutes {
         let v1 = router.group("v1")
         v1.post("gate/run", use: runGate)
         v1.post("models/:version/evaluate", use: evaluate)
+        v1.post("simulations", use: storeSimulation)
+    }
+
+    /// POST /v1/simulations, body an `intentloop simulate --json` report: kept, and drawn on the
+    /// models page (the newest run). 201 with its id.
+    @Sendable func storeSimulation(_ request: Request, context: AppContext) async throws -> Response {
+        let admin = try context.require(.admin)
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        let data = Data(buffer.readableBytesView)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let report: SimulationReport
+        do { report = try decoder.decode(SimulationReport.self, from: data) } catch let error as DecodingError {
+            throw APIError.invalid(error.fieldName, "not a simulation report: \(error.summary)")
+        } catch { throw APIError.invalid("body", "not a simulation report (JSON)") }
+        guard report.weeks.count <= 1000 else { throw APIError.invalid("weeks", "at most 1000 weeks") }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let id = try await store.storeSimulationRun(summary: Self.summary(report), reportJSON: String(decoding: try encoder.encode(report), as: UTF8.self),
+                                                    actor: admin.id)
+        struct Created: Encodable { let id: Int64 }
+        return try json(Created(id: id), status: .created)
+    }
+
+    /// One line: what ran and how it ended.
+    static func summary(_ r: SimulationReport) -> String {
+        let s = r.settings
+        var text = "\(s.intents) intents, K \(s.bootstrapPerIntent), \(r.weeks.filter(\.trains).count) weeks of \(s.trafficPerWeek) utterances and \(s.reviewsPerWeek) reviews (\(s.selection.rawValue))"
+        if s.agentNoise > 0 { text += String(format: ", agent noise %.2f", s.agentNoise) }
+        if let poison = s.poison { text += ", poison \(poison)" }
+        text += String(format: ": production %.2f %% → %.2f %%", r.bootstrap.accuracy * 100, r.finalAccuracy * 100)
+        return text
     }
 
     /// POST /v1/gate/run: one pass of the gate over the candidate and the shadow adapter, now

@@ -3,6 +3,7 @@ import GateStatistics
 import Hummingbird
 import IntentStore
 import LoopCore
+import Simulation
 
 /// Adapters over HTTP: the list, the deployment history, the gate policy, promotion (an admin's
 /// override), rollback and the comparison of two adapters — as `/v1/models…` (admin, JSON) and
@@ -255,10 +256,18 @@ extension ModelRoutes {
             "minimum_shadow_predictions": p.minimumShadowPredictions, "maximum_shadow_hours": number(p.maximumShadowHours),
             "bootstrap_resamples": p.bootstrapResamples, "auto_promote": p.autoPromote,
         ]
-        return try pages.render("models", title: "Models", context: context,
-                                values: ["adapters": adapters, "deployments": deployments, "policy": policy, "csrf": csrf, "production": production ?? "none",
-                                         "hasProduction": production != nil],
-                                flash: request)
+        var values: [String: Any] = ["adapters": adapters, "deployments": deployments, "policy": policy, "csrf": csrf, "production": production ?? "none",
+                                     "hasProduction": production != nil]
+        if let run = try await store.simulationRuns(limit: 1).first {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            if let report = try? decoder.decode(SimulationReport.self, from: Data(run.report.utf8)) {
+                values["simulation"] = ["summary": run.summary, "at": iso8601(run.createdAt),
+                                        "chart": SimulationChart.svg([(name: report.settings.selection.rawValue, report: report)],
+                                                                     title: "Production accuracy on the test set, by simulated week")]
+            }
+        }
+        return try pages.render("models", title: "Models", context: context, values: values, flash: request)
     }
 
     /// GET /models/compare?a=&b=: two adapters side by side (admin).

@@ -3,6 +3,7 @@ import NIOHTTP1
 import AsyncHTTPClient
 import Foundation
 import IntentData
+import Simulation
 
 /// The HTTP API `intentloop simulate` drives, as a client: predictions, the review queue,
 /// feedback, training jobs, the gate, evaluation and metrics. One token per role, as a real
@@ -143,6 +144,13 @@ struct LoopClient: Sendable {
         }
         return Scores(accuracy: (answer["accuracy"] as? NSNumber)?.doubleValue ?? 0, macroF1: (answer["macro_f1"] as? NSNumber)?.doubleValue ?? 0,
                       recall: recall)
+    }
+
+    /// Keeps the run's report on the server (its models page draws the newest).
+    func storeSimulation(_ report: SimulationReport) async throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        _ = try await request(.POST, "/v1/simulations", token: adminToken, body: try encoder.encode(report), contentType: "application/json")
     }
 
     /// The value of one unlabelled Prometheus sample from /metrics (0 when absent).

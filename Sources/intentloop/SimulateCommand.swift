@@ -151,6 +151,7 @@ struct SimulateCommand: AsyncParsableCommand {
                                       agent: SimulatedAgent(intents: split.intents, noise: agentNoise, poison: poison), log: log)
         do {
             let result = try await driver.run()
+            do { try await api.storeSimulation(result) } catch { log("warning: the server did not keep the report: \(error)") }
             if server != nil { try? await api.setPolicy(saved) }
             return result
         } catch {

@@ -303,4 +303,40 @@ import Yams
             #expect(try await client.call(.post, "/v1/models/v-test/evaluate", token: creds.agentToken, json: good).status == .forbidden)
         }
     }
+
+    // MARK: POST /v1/simulations
+
+    @Test func aSimulationReportIsKeptAndDrawnOnTheModelsPage() async throws {
+        try await Fixture.withApp { client, store, creds in
+            let report = """
+                {"settings": {"data": "d", "test": "t", "intents": 3, "bootstrap_per_intent": 5, "golden_per_intent": 2, "weeks": 1,
+                  "traffic_per_week": 10, "reviews_per_week": 4, "selection": "random", "agent_noise": 0.2, "poison": "<b>a</b>:c",
+                  "seed": 1, "gate_mode": "superiority", "server": "embedded"},
+                 "bootstrap_version": "v1", "bootstrap": {"accuracy": 0.5, "macro_f1": 0.4}, "test_size": 9,
+                 "started_at": "2026-12-02T10:00:00Z", "wall_seconds": 12,
+                 "weeks": [{"week": 1, "trains": true, "feedback": 4, "corrections": 1, "production_version": "v1",
+                            "production_accuracy": 0.75, "production_macro_f1": 0.7, "wall_seconds": 12}]}
+                """
+            #expect(try await client.call(.post, "/v1/simulations", token: creds.agentToken, json: report).status == .forbidden)
+            let bad = try await client.call(.post, "/v1/simulations", token: creds.adminToken, json: #"{"settings": {}, "weeks": "no"}"#)
+            #expect(bad.status == .badRequest, "\(bad.text)")
+            let junk = try await client.call(.post, "/v1/simulations", token: creds.adminToken, json: "not json")
+            #expect(junk.status == .badRequest)
+            let r = try await client.call(.post, "/v1/simulations", token: creds.adminToken, json: report)
+            #expect(r.status == .created, "\(r.text)")
+            let runs = try await store.simulationRuns()
+            #expect(runs.count == 1)
+            #expect(runs.first?.summary == "3 intents, K 5, 1 weeks of 10 utterances and 4 reviews (random), agent noise 0.20, poison <b>a</b>:c: production 50.00 % → 75.00 %")
+
+            _ = try await store.createUser(username: "boss", role: .admin, passwordHash: try await Passwords.hash("boss-password-1"))
+            var admin = Browser()
+            _ = try await admin.logIn(client, username: "boss", password: "boss-password-1")
+            let page = try await admin.get(client, "/admin/models")
+            #expect(page.status == .ok)
+            #expect(page.text.contains("Latest simulation"))
+            #expect(page.text.contains("&lt;b&gt;a&lt;/b&gt;:c"))
+            #expect(!page.text.contains("<b>a</b>"))
+            #expect(page.text.contains("<svg") && page.text.contains("random: production"))
+        }
+    }
 }

@@ -17,7 +17,7 @@ import Yams
         "/v1/jobs": ["get", "post"], "/v1/jobs/{id}": ["get"], "/v1/jobs/{id}/cancel": ["post"], "/v1/models": ["get"],
         "/admin/jobs": ["get"], "/admin/jobs/trigger": ["post"], "/admin/jobs/cancel": ["post"],
         "/v1/models/compare": ["get"], "/v1/models/deployments": ["get"], "/v1/models/rollback": ["post"],
-        "/v1/queue": ["get"], "/v1/gate/run": ["post"], "/v1/models/{version}/evaluate": ["post"],
+        "/v1/queue": ["get"], "/v1/gate/run": ["post"], "/v1/models/{version}/evaluate": ["post"], "/v1/simulations": ["post"],
         "/v1/models/{version}/promote": ["post"], "/v1/gate/policy": ["get", "put"],
         "/admin/models": ["get"], "/admin/models/rollback": ["post"], "/admin/models/promote": ["post"], "/admin/models/policy": ["post"],
         "/models/compare": ["get"],

@@ -80,7 +80,8 @@ struct TrainingJob {
             lowerThreadPriority(by: options.niceness)
             let report = try Trainer(base: base, options: options).train(
                 labels: dataset.labels, examples: dataset.training,
-                pairs: dataset.pairs.map { PreferencePair(text: $0.text, chosen: $0.chosen, rejected: $0.rejected) },
+                // λ = 0: the corrections still train as labelled examples; their pairs would only cost forward passes.
+                pairs: options.dpoWeight > 0 ? dataset.pairs.map { PreferencePair(text: $0.text, chosen: $0.chosen, rejected: $0.rejected) } : [],
                 reference: reference,
                 progress: { p in
                     control.setProgress(JobProgress(phase: p.phase, epoch: p.epoch, epochs: p.epochs, step: p.step, totalSteps: p.totalSteps,

@@ -17,13 +17,15 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     public var seed: UInt64 = 1
     public var epochs: Int?
     public var gateMode = "superiority"
+    /// λ of the jobs' DPO term when the run set it (nil: the job's default).
+    public var dpoWeight: Double?
     public var server = ""
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case data, test, intents, weeks, selection, poison, seed, epochs, server
         case bootstrapPerIntent = "bootstrap_per_intent", goldenPerIntent = "golden_per_intent", trafficPerWeek = "traffic_per_week"
-        case reviewsPerWeek = "reviews_per_week", agentNoise = "agent_noise", gateMode = "gate_mode"
+        case reviewsPerWeek = "reviews_per_week", agentNoise = "agent_noise", gateMode = "gate_mode", dpoWeight = "dpo_weight"
     }
 }
 

@@ -21,7 +21,7 @@ struct EmbeddedSimulationServer {
     let agentToken: String
     let adminToken: String
 
-    static func start(split: SimulationSplit, epochs: Int, workDir: String?, client: HTTPClient, log: @escaping @Sendable (String) -> Void) async throws -> EmbeddedSimulationServer {
+    static func start(split: SimulationSplit, epochs: Int, dpoWeight: Float?, workDir: String?, client: HTTPClient, log: @escaping @Sendable (String) -> Void) async throws -> EmbeddedSimulationServer {
         let fm = FileManager.default
         let directory = workDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ?? fm.temporaryDirectory.appendingPathComponent("intentloop-simulate-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -52,9 +52,11 @@ struct EmbeddedSimulationServer {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice
+        if let dpoWeight { process.arguments! += ["--dpo-weight", "\(dpoWeight)"] }
         try process.run()
         let server = EmbeddedSimulationServer(process: process, baseURL: "http://127.0.0.1:\(port)", directory: directory, temporary: workDir == nil,
                                               clientToken: tokens[0], agentToken: tokens[1], adminToken: tokens[2])
+        StopOnSignal.shared.watch(server)
         log("started intentloop serve (pid \(process.processIdentifier)) on port \(port); training the first adapter; log: \(err.path)")
         // The banner comes once the first adapter is trained and the application built.
         let deadline = Date().addingTimeInterval(3600)
@@ -85,6 +87,39 @@ struct EmbeddedSimulationServer {
             while process.isRunning && Date() < deadline { usleep(100_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
-        if temporary { try? FileManager.default.removeItem(at: directory) }
+        guard temporary else { return }
+        // The server stops its PostgreSQL on the way out, but the postmaster may still be removing
+        // its files for a moment: retry until the folder is gone.
+        let fm = FileManager.default
+        for _ in 0..<60 where fm.fileExists(atPath: directory.path) {
+            try? fm.removeItem(at: directory)
+            if fm.fileExists(atPath: directory.path) { usleep(500_000) }
+        }
     }
+}
+
+/// A SIGINT or SIGTERM to `simulate` stops its private server first (which stops its PostgreSQL)
+/// and removes the temporary data directory; without this the server would outlive the command.
+final class StopOnSignal: @unchecked Sendable {
+    static let shared = StopOnSignal()
+    private var sources: [any DispatchSourceSignal] = []
+
+    func watch(_ server: EmbeddedSimulationServer) {
+        let box = UnsafeServerBox(server)
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                box.server.stop()
+                exit(128 + sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
+
+private struct UnsafeServerBox: @unchecked Sendable {
+    let server: EmbeddedSimulationServer
+    init(_ server: EmbeddedSimulationServer) { self.server = server }
 }

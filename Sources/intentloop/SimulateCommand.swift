@@ -31,6 +31,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Keep this many intents (chosen with the seed): a shorter run.") var intents: Int?
     @Option(help: "Training epochs of each job (default: the recipe's, 5 for the simulation).") var epochs = 5
     @Option(help: "superiority or non_inferiority: the gate's mode for the run.") var gateMode = "superiority"
+    @Option(help: "λ of the jobs' DPO term (default: the training job's recipe).") var dpoWeight: Float?
     @Option(help: "Drive a running server at this URL instead of a private one.") var server: String?
     @Option(help: "With --server: an admin API token (acts as client, agent and admin).") var token: String?
     @Flag(help: "Start a private server and database for the run (the default).") var embedded = false
@@ -57,6 +58,7 @@ struct SimulateCommand: AsyncParsableCommand {
         if let poison, Poison(poison) == nil { throw ValidationError("--poison must be FROM:TO, two different intent names") }
         if let intents, !(2...100_000).contains(intents) { throw ValidationError("--intents must be at least 2") }
         guard (1...100).contains(epochs) else { throw ValidationError("--epochs must be 1–100") }
+        if let dpoWeight, !(dpoWeight.isFinite && (0...10).contains(dpoWeight)) { throw ValidationError("--dpo-weight must be 0–10") }
         guard ["superiority", "non_inferiority"].contains(gateMode) else { throw ValidationError("--gate-mode must be superiority or non_inferiority") }
         if server != nil && embedded { throw ValidationError("--server and --embedded exclude each other") }
         if let server {
@@ -101,6 +103,7 @@ struct SimulateCommand: AsyncParsableCommand {
         settings.seed = seed
         settings.epochs = epochs
         settings.gateMode = gateMode
+        settings.dpoWeight = dpoWeight.map(Double.init)
         settings.server = server ?? "embedded"
         var report = SimulationReport(settings: settings)
         report.testSize = testSet.count
@@ -117,7 +120,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 if !split.golden.isEmpty { try await api.importExamples(split.golden, golden: true) }
                 result = try await drive(api, split: split, test: testSet, report: report, poison: poison, log: log)
             } else {
-                let embeddedServer = try await EmbeddedSimulationServer.start(split: split, epochs: epochs, workDir: workDir, client: client, log: log)
+                let embeddedServer = try await EmbeddedSimulationServer.start(split: split, epochs: epochs, dpoWeight: dpoWeight, workDir: workDir, client: client, log: log)
                 do {
                     let api = LoopClient(base: embeddedServer.baseURL, client: client, clientToken: embeddedServer.clientToken,
                                          agentToken: embeddedServer.agentToken, adminToken: embeddedServer.adminToken)

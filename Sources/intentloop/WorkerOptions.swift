@@ -11,6 +11,8 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Seconds a job's lease lasts without a heartbeat before another worker re-queues it.") var leaseSeconds = 60
     @Option(help: "Seconds between a running job's heartbeats (progress, lease, cancellation).") var heartbeatSeconds = 10
     @Option(help: "Training epochs of a job (default: the recipe's).") var epochs: Int?
+    @Option(help: "λ, weight of the DPO term on corrections in a job (0: corrections train as labelled examples only; default: the job's recipe).")
+    var dpoWeight: Float?
 
     func validate() throws {
         if let trainingThreads, !(1...256).contains(trainingThreads) { throw ValidationError("--training-threads must be 1–256") }
@@ -19,6 +21,7 @@ struct WorkerOptions: ParsableArguments {
             throw ValidationError("--heartbeat-seconds must be at least 1 and at most half of --lease-seconds")
         }
         if let epochs, !(1...100).contains(epochs) { throw ValidationError("--epochs must be 1–100") }
+        if let dpoWeight, !(dpoWeight.isFinite && (0...10).contains(dpoWeight)) { throw ValidationError("--dpo-weight must be 0–10") }
     }
 
     func settings(defaultThreads: Int) -> WorkerSettings {
@@ -27,6 +30,7 @@ struct WorkerOptions: ParsableArguments {
         s.heartbeat = .seconds(heartbeatSeconds)
         s.training.threads = trainingThreads ?? defaultThreads
         if let epochs { s.training.epochs = epochs }
+        if let dpoWeight { s.training.dpoWeight = dpoWeight }
         return s
     }
 }

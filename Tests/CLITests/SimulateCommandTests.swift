@@ -68,4 +68,30 @@ extension CLITests {
         expectOneLineError(try run(["simulate", "--plot", "x.json", "--chart", "y.svg"]), containing: "NAME=FILE")
         expectOneLineError(try run(["simulate", "--data", data, "--test", data + ".missing"]), containing: "missing")
     }
+
+    /// SIGTERM to `simulate` while its server trains the first adapter: the server and its database
+    /// stop too, and the temporary data directory goes.
+    @Test func aStoppedSimulationStopsItsServer() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.clinc), "the CLINC150 dataset (../shared/datasets) is missing")
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("intentloop-sim-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let p = try start(["simulate", "--data", Self.clinc + "#train", "--test", Self.clinc + "#test", "--intents", "5", "--weeks", "1",
+                           "--traffic-per-week", "20", "--reviews-per-week", "5"], log: log)
+        var serverPID: Int32?, directory: String?
+        for _ in 0..<240 where serverPID == nil {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.contains("started intentloop serve (pid ") }) {
+                serverPID = Int32(line.split(separator: "(pid ").last?.prefix { $0.isNumber } ?? "")
+                directory = line.split(separator: "log: ").last.map { URL(fileURLWithPath: String($0)).deletingLastPathComponent().path }
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        let pid = try #require(serverPID)
+        #expect(kill(pid, 0) == 0, "the server runs")
+        p.terminate()
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        #expect(kill(pid, 0) != 0, "the server stopped with the command")
+        #expect(!FileManager.default.fileExists(atPath: try #require(directory)), "the temporary data directory is gone")
+    }
 }

@@ -25,6 +25,8 @@ RUNS = {
     "clinc-unc-s2": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "2"],
     "clinc-rand-s2": CLINC + WEEKLY + ["--selection", "random", "--seed", "2"],
     "clinc-unc-noninf-s1": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "1", "--gate-mode", "non_inferiority"],
+    # The jobs' recipe before this benchmark: corrections also as DPO pairs (λ 0.5) against the production adapter.
+    "clinc-unc-dpo-s1": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "1", "--dpo-weight", "0.5"],
 }
 
 

@@ -1,10 +1,17 @@
 """Runs `intentloop simulate` configurations and reports them (see ops/bench/simulate)."""
 import argparse
+import http.cookiejar
 import json
 import os
+import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "datasets")
@@ -30,17 +37,75 @@ RUNS = {
 }
 
 
+WORK = os.path.join(ROOT, "ops", "bench", ".work")
+# Runs whose server is kept afterwards, to show the comparison page of the candidate the gate rejected.
+KEEP = {"clinc-poison-s1"}
+
+
 def run(bin_dir, name, force):
     path = os.path.join(OUT, name + ".json")
     if os.path.exists(path) and not force:
         print(f"[simulate] {name}: kept {path}", flush=True)
         return
     cmd = [os.path.join(bin_dir, "intentloop"), "simulate", *RUNS[name], "--json", path]
+    work = os.path.join(WORK, "simulate-" + name)
+    if name in KEEP:
+        shutil.rmtree(work, ignore_errors=True)
+        cmd += ["--work-dir", work]
     print("[simulate] " + " ".join(cmd), flush=True)
     start = time.time()
     with open(os.path.join(OUT, name + ".log"), "w") as log:
         code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     print(f"[simulate] {name}: exit {code} after {time.time() - start:.0f} s", flush=True)
+    if name in KEEP and code == 0:
+        try:
+            comparison_page(bin_dir, name, work)
+        except Exception as e:  # the queue goes on; the report says the page is missing
+            print(f"[simulate] {name}: comparison page failed: {e!r}", flush=True)
+
+
+def comparison_page(bin_dir, name, work):
+    """Serves the kept run again (no worker, no gate) and saves, as an admin sees them, the comparison
+    page and JSON of production against the candidate the gate rejected."""
+    report = load(name)
+    rejected = [w for w in report["weeks"] if w.get("decision") == "reject" and w.get("candidate_version")]
+    if not rejected:
+        print(f"[simulate] {name}: no rejected candidate to compare", flush=True)
+        return
+    week = rejected[0]
+    b = week["candidate_version"]
+    a = next(w["production_version"] for w in report["weeks"] if w["week"] == week["week"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = os.path.join(bin_dir, "intentloop")
+    log = open(os.path.join(work, "compare-serve.log"), "w")
+    serve = subprocess.Popen([exe, "serve", "--data-dir", work, "--port", str(port), "--no-worker", "--no-scheduler", "--no-gate"],
+                             stdout=log, stderr=log, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(base + "/healthz", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        password = "compare-page-" + str(os.getpid())
+        subprocess.run([exe, "users", "add", "compare-admin", "--role", "admin", "--data-dir", work], cwd=ROOT, check=False,
+                       env={**os.environ, "INTENTLOOP_PASSWORD": password}, capture_output=True)
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        login = opener.open(base + "/login").read().decode()
+        csrf = re.search(r'name="csrf" value="([^"]*)"', login).group(1)
+        opener.open(base + "/login", urllib.parse.urlencode({"csrf": csrf, "username": "compare-admin", "password": password}).encode())
+        query = urllib.parse.urlencode({"a": a, "b": b})
+        page = opener.open(f"{base}/models/compare?{query}").read().decode()
+        with open(os.path.join(OUT, name + "-compare.html"), "w") as f:
+            f.write(page)
+        print(f"[simulate] {name}: saved the comparison page of {a} against {b}", flush=True)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=120)
 
 
 def load(name):

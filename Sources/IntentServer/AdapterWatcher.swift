@@ -79,6 +79,8 @@ struct AdapterWatcher: Service {
             logger.warning("could not read the adapters from the database; retrying", metadata: ["error": "\(String(reflecting: error))"])
             return
         }
+        // On every way out: whether the shadow this replica runs is the one the database names.
+        defer { metrics.shadowInSync.set(Int64(shadow.current.model?.version == versions.shadow ? 1 : 0)) }
         if let production = versions.production, production != predictor.current.version, failures.mayTry(production) {
             do {
                 guard let record = try await store.adapter(version: production) else { return }

@@ -36,6 +36,10 @@ struct LoopControlRoutes {
         guard report.weeks.count <= 1000 else { throw APIError.invalid("weeks", "at most 1000 weeks") }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
+        // PostgreSQL keeps no NUL in text or jsonb: refuse it here rather than fail the INSERT.
+        guard !String(decoding: try encoder.encode(report), as: UTF8.self).contains("\\u0000") else {
+            throw APIError.invalid("body", "the report contains a NUL character")
+        }
         let id = try await store.storeSimulationRun(summary: Self.summary(report), reportJSON: String(decoding: try encoder.encode(report), as: UTF8.self),
                                                     actor: admin.id)
         struct Created: Encodable { let id: Int64 }

@@ -15,6 +15,7 @@ public final class ServerMetrics: Sendable {
     let shadowDropped: Counter
     let adapterSwaps: Counter
     let adapterInSync: Gauge
+    let shadowInSync: Gauge
 
     public init() {
         predictions = registry.makeCounter(name: "intentloop_predictions_total", help: "Utterances classified")
@@ -34,6 +35,9 @@ public final class ServerMetrics: Sendable {
         adapterInSync = registry.makeGauge(name: "intentloop_adapter_in_sync",
                                            help: "1 while this replica serves the production adapter the database names, 0 while it cannot load it")
         adapterInSync.set(Int64(1))
+        shadowInSync = registry.makeGauge(name: "intentloop_shadow_in_sync",
+                                          help: "1 while this replica runs the shadow adapter the database names (or none when it names none)")
+        shadowInSync.set(Int64(1))
         adapterSwaps = registry.makeCounter(name: "intentloop_adapter_swaps_total", help: "Production or shadow adapters loaded and switched to without a restart")
     }
 

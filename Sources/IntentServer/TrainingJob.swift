@@ -9,7 +9,8 @@ import PostgresNIO
 import Training
 
 /// One attempt at a `train` job: snapshot the database, assemble the dataset (DatasetAssembly),
-/// train a fresh adapter with the production adapter as the frozen DPO reference, evaluate it on
+/// train a fresh adapter (with the production adapter as the frozen DPO reference when the recipe's
+/// λ is above 0; the job's default is 0, `WorkerSettings`), evaluate it on
 /// the evaluation pool and the golden set (beside its parent), and hand back a `candidate`.
 struct TrainingJob {
     let store: Store

@@ -15,7 +15,7 @@ public struct AdapterRecord: Sendable, Codable, Equatable {
     public let labels: [String]
     public let metrics: [String: String]
     public let dataSummary: [String: Int]
-    /// The production adapter when this one was trained (the DPO reference).
+    /// The production adapter when this one was trained (the gate's baseline; the DPO reference when λ > 0).
     public let parentVersion: String?
     public let jobID: Int64?
     public let feedbackFrom: Int64?

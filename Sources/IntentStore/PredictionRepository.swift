@@ -175,7 +175,7 @@ extension Store {
             ),
             page AS (
                 SELECT * FROM (SELECT * FROM disagreements UNION ALL SELECT * FROM uncertain) q
-                ORDER BY q.branch, q.margin, q.created_at DESC LIMIT \(f.limit) OFFSET \(f.offset)
+                ORDER BY q.branch, q.margin, q.created_at DESC, q.id LIMIT \(f.limit) OFFSET \(f.offset)
             )
             SELECT \(unescaped: Self.predictionColumns) FROM page JOIN predictions p ON p.id = page.id
             ORDER BY page.branch, page.margin, page.created_at DESC

@@ -207,8 +207,10 @@ public enum Gate {
     /// the one-sided exact McNemar test on that intent's items must reject "no change" at the
     /// policy's α. Without the test, a golden set of 5 items per intent over 150 intents flags some
     /// intent in almost every better candidate (two items lost of five is a 40-point fall): the
-    /// CLINC150 simulation rejected a candidate 2.9 points better this way
-    /// (ops/bench/results/simulate.md). A systematic collapse (4+ of 5, 5+ of 8 lost) still fails.
+    /// CLINC150 simulation (5 golden items per intent, 2026-12-02) rejected a candidate 2.9 points
+    /// better on "payday" 5 → 2 of 5. The price is power: at α 0.05 a fall needs at least 5 net
+    /// losses (5 of 5, 5 of 10 with none gained, p = 0.031); 4 of 10 lost (p = 0.0625) passes, so a
+    /// partial poisoning of one intent needs a golden set of 10 or more items per intent to be seen.
     static func recallDrops(_ items: [PairedItem], source: String, policy: GatePolicy) -> [RecallDrop] {
         var total: [String: Int] = [:], candidate: [String: Int] = [:], baseline: [String: Int] = [:]
         var lost: [String: Int] = [:], gained: [String: Int] = [:]

@@ -103,9 +103,10 @@ public struct SimulationReport: Sendable, Codable, Equatable {
     /// Production's test accuracy at the end, or the bootstrap's before any week.
     public var finalAccuracy: Double { weeks.last?.productionAccuracy ?? bootstrap.accuracy }
 
-    /// Labels agents gave by the end (the review budget spent).
+    /// Labels per intent the last trained candidate could learn from: the bootstrap's and the
+    /// reviews up to the last week that trained (a final gate-only round's reviews judge, not train).
     public var labelsPerIntent: Double {
-        settings.intents == 0 ? 0 : Double(settings.bootstrapPerIntent) + Double(weeks.last?.feedback ?? 0) / Double(settings.intents)
+        settings.intents == 0 ? 0 : Double(settings.bootstrapPerIntent) + Double(weeks.last(where: \.trains)?.feedback ?? 0) / Double(settings.intents)
     }
 
     /// The weekly table `intentloop simulate` prints.

@@ -25,6 +25,9 @@ struct EmbeddedSimulationServer {
         let fm = FileManager.default
         let directory = workDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ?? fm.temporaryDirectory.appendingPathComponent("intentloop-simulate-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        if workDir != nil, let contents = try? fm.contentsOfDirectory(atPath: directory.path), !contents.isEmpty {
+            throw CLIFailure(message: "--work-dir \(directory.path) is not empty: a simulation starts from an empty deployment")
+        }
         try? fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let database = try DatabaseOptions.parse(["--data-dir", directory.path])
         let bootstrap = split.bootstrap, golden = split.golden

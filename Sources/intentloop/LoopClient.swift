@@ -81,14 +81,17 @@ struct LoopClient: Sendable {
     }
 
     /// Queues a training job and waits for it; the job's JSON when it finished.
-    func train(poll: Duration = .seconds(1)) async throws -> [String: Any] {
+    /// Gives up after `limit` (a server with no worker leaves the job queued for ever).
+    func train(poll: Duration = .seconds(1), limit: Duration = .seconds(6 * 3600)) async throws -> [String: Any] {
         let created = try await object(.POST, "/v1/jobs", token: adminToken)
         guard let id = (created["job"] as? [String: Any])?["id"] as? Int else { throw HTTPFailure(status: 200, path: "/v1/jobs", body: "no job id") }
-        while true {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
             let job = try await object(.GET, "/v1/jobs/\(id)", token: adminToken)
             if let status = job["status"] as? String, !["queued", "running"].contains(status) { return job }
             try await Task.sleep(for: poll)
         }
+        throw HTTPFailure(status: 0, path: "/v1/jobs/\(id)", body: "the training job did not finish within \(limit) (is a worker running?)")
     }
 
     /// One pass of the gate now (retried while another replica holds the gate's lock).

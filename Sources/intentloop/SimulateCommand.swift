@@ -29,9 +29,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "FROM:TO — agents label every FROM utterance as TO.") var poison: String?
     @Option(help: "Seed of the split, the traffic order and the agents.") var seed: UInt64 = 1
     @Option(help: "Keep this many intents (chosen with the seed): a shorter run.") var intents: Int?
-    @Option(help: "Training epochs of each job (default: the recipe's, 5 for the simulation).") var epochs = 5
+    @Option(help: "Training epochs of each job (--embedded only; the first adapter trains 5).") var epochs = 5
     @Option(help: "superiority or non_inferiority: the gate's mode for the run.") var gateMode = "superiority"
-    @Option(help: "λ of the jobs' DPO term (default: the training job's recipe).") var dpoWeight: Float?
+    @Option(help: "λ of the jobs' DPO term (--embedded only; default: the training job's recipe).") var dpoWeight: Float?
     @Option(help: "Drive a running server at this URL instead of a private one.") var server: String?
     @Option(help: "With --server: an admin API token (acts as client, agent and admin).") var token: String?
     @Flag(help: "Start a private server and database for the run (the default).") var embedded = false

@@ -23,6 +23,8 @@ struct SimulationDriver {
     private var truth: [String: String] = [:]
     private var predicted: [String: String] = [:]
     private var unreviewed: [String] = []
+    /// Prediction ids of the current week's traffic.
+    private var thisWeek: [String] = []
     private var reviewed = 0
     private var corrections = 0
     private var scores: [String: LoopClient.Scores] = [:]
@@ -111,12 +113,14 @@ struct SimulationDriver {
         let shadowing = try await api.adapters().contains { $0.status == "shadow" }
         let shadowBase = try await shadowCount()
         var right = 0, sent = 0
+        thisWeek = []
         for (c, chunk) in traffic.chunks(of: 32).enumerated() {
             let answers = try await api.predict(chunk.map(\.text))
             for (example, answer) in zip(chunk, answers) {
                 truth[answer.id] = example.intent
                 predicted[answer.id] = answer.intent
                 unreviewed.append(answer.id)
+                thisWeek.append(answer.id)
                 if answer.intent == example.intent { right += 1 }
             }
             sent += chunk.count
@@ -128,7 +132,7 @@ struct SimulationDriver {
     }
 
     mutating func reviewWeek() async throws {
-        let budget = min(report.settings.reviewsPerWeek, unreviewed.count)
+        let budget = min(report.settings.reviewsPerWeek, report.settings.selection == .random ? thisWeek.count : unreviewed.count)
         var chosen: [String] = []
         switch report.settings.selection {
         case .uncertainty:
@@ -136,11 +140,15 @@ struct SimulationDriver {
             while chosen.count < budget {
                 let page = try await api.queue(limit: 1000, offset: offset)
                 if page.isEmpty { break }
-                chosen += page.filter { truth[$0] != nil }.prefix(budget - chosen.count)
+                let seen = Set(chosen)
+                chosen += page.filter { truth[$0] != nil && !seen.contains($0) }.prefix(budget - chosen.count)
                 offset += page.count
             }
         case .random:
-            var pool = unreviewed
+            // Among this week's traffic, as a team reviewing a random sample of each week would: the
+            // gate then gets the same week's shadow evidence under both selections (earlier weeks'
+            // predictions have no shadow of the current candidate).
+            var pool = thisWeek
             rng.shuffle(&pool)
             chosen = Array(pool.prefix(budget))
         }
@@ -189,10 +197,11 @@ struct SimulationDriver {
 
     // MARK: waiting for the server
 
-    /// Until every replica serves the production and shadow adapters the database names.
+    /// Until the server (one replica: the embedded one, or the one --server reaches) serves the
+    /// production adapter and runs the shadow adapter the database names.
     func waitUntilInSync() async throws {
         for _ in 0..<600 {
-            if try await api.metric("intentloop_adapter_in_sync") == 1 { return }
+            if try await api.metric("intentloop_adapter_in_sync") == 1, try await api.metric("intentloop_shadow_in_sync") == 1 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw CLIFailure(message: "the server did not load the adapters the database names within 60 s", code: 1)

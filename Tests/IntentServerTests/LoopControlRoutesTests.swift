@@ -322,6 +322,10 @@ import Yams
             #expect(bad.status == .badRequest, "\(bad.text)")
             let junk = try await client.call(.post, "/v1/simulations", token: creds.adminToken, json: "not json")
             #expect(junk.status == .badRequest)
+            let nul = try await client.call(.post, "/v1/simulations", token: creds.adminToken,
+                                            json: report.replacingOccurrences(of: "<b>a</b>:c", with: "a\\u0000b:c"))
+            #expect(nul.status == .badRequest, "\(nul.text)")
+            #expect((nul.object["error"] as? [String: Any])?["field"] as? String == "body")
             let r = try await client.call(.post, "/v1/simulations", token: creds.adminToken, json: report)
             #expect(r.status == .created, "\(r.text)")
             let runs = try await store.simulationRuns()

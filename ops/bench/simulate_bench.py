@@ -134,7 +134,8 @@ def report(bin_dir):
         promos = sum(1 for w in r["weeks"] if w.get("decision") == "promote")
         extra = s.get("poison") or (f"noise {s['agent_noise']}" if s["agent_noise"] else "—")
         final = r["weeks"][-1]["production_accuracy"] if r["weeks"] else r["bootstrap"]["accuracy"]
-        per_intent = s["bootstrap_per_intent"] + (r["weeks"][-1]["feedback"] / s["intents"] if r["weeks"] else 0)
+        trained = [w for w in r["weeks"] if w.get("trains", True)]
+        per_intent = s["bootstrap_per_intent"] + (trained[-1]["feedback"] / s["intents"] if trained else 0)
         lines.append(f"| {name} | {s['intents']} | {s['selection']} | {extra} | {pct(r['bootstrap']['accuracy'])} | {pct(final)} | "
                      f"{per_intent:.1f} | {promos} | {r['wall_seconds'] / 60:.0f} min |")
     lines.append("")

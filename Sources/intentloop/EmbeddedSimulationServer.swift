@@ -29,6 +29,18 @@ struct EmbeddedSimulationServer {
             throw CLIFailure(message: "--work-dir \(directory.path) is not empty: a simulation starts from an empty deployment")
         }
         try? fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            return try await launch(directory: directory, temporary: workDir == nil, split: split, epochs: epochs, dpoWeight: dpoWeight,
+                                    client: client, log: log)
+        } catch {
+            if workDir == nil { try? fm.removeItem(at: directory) }  // nothing was started, or stop() already ran
+            throw error
+        }
+    }
+
+    private static func launch(directory: URL, temporary: Bool, split: SimulationSplit, epochs: Int, dpoWeight: Float?, client: HTTPClient,
+                               log: @escaping @Sendable (String) -> Void) async throws -> EmbeddedSimulationServer {
+        let fm = FileManager.default
         let database = try DatabaseOptions.parse(["--data-dir", directory.path])
         let bootstrap = split.bootstrap, golden = split.golden
         let tokens = try await database.withStore(logger: quietLogger("intentloop.simulate")) { store, _ -> [String] in
@@ -57,7 +69,7 @@ struct EmbeddedSimulationServer {
         process.standardInput = FileHandle.nullDevice
         if let dpoWeight { process.arguments! += ["--dpo-weight", "\(dpoWeight)"] }
         try process.run()
-        let server = EmbeddedSimulationServer(process: process, baseURL: "http://127.0.0.1:\(port)", directory: directory, temporary: workDir == nil,
+        let server = EmbeddedSimulationServer(process: process, baseURL: "http://127.0.0.1:\(port)", directory: directory, temporary: temporary,
                                               clientToken: tokens[0], agentToken: tokens[1], adminToken: tokens[2])
         StopOnSignal.shared.watch(server)
         log("started intentloop serve (pid \(process.processIdentifier)) on port \(port); training the first adapter; log: \(err.path)")

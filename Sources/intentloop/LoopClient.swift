@@ -139,8 +139,18 @@ struct LoopClient: Sendable {
         let recall: [String: Double]
     }
 
+    /// Retried while the server answers 429 (another evaluation is running there).
     func evaluate(_ version: String, on examples: Data) async throws -> Scores {
-        let answer = try await object(.POST, "/v1/models/\(version)/evaluate?format=jsonl", token: adminToken, body: examples, contentType: "application/jsonl")
+        var answer: [String: Any] = [:]
+        for attempt in 0..<120 {
+            do {
+                answer = try await object(.POST, "/v1/models/\(version)/evaluate?format=jsonl", token: adminToken, body: examples,
+                                          contentType: "application/jsonl")
+                break
+            } catch let failure as HTTPFailure where failure.status == 429 && attempt < 119 {
+                try await Task.sleep(for: .seconds(5))
+            }
+        }
         var recall: [String: Double] = [:]
         for row in answer["per_intent"] as? [[String: Any]] ?? [] {
             if let intent = row["intent"] as? String, let r = (row["recall"] as? NSNumber)?.doubleValue { recall[intent] = r }

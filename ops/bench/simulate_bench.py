@@ -117,6 +117,67 @@ def pct(v):
     return "—" if v is None else f"{100 * v:.2f} %"
 
 
+ANCHORS = {  # published few-shot results on the full test sets (issue 12): (5-shot, 10-shot)
+    "clinc": "ICDA 92.62 % (5-shot) / 94.84 % (10-shot); CPFT 94.18 % (10-shot); full-data adapter 96.5 %",
+    "banking": "ICDA 84.01 % (5-shot) / 89.79 % (10-shot); CPFT 87.20 % (10-shot)",
+}
+
+
+def final(r):
+    return r["weeks"][-1]["production_accuracy"] if r["weeks"] else r["bootstrap"]["accuracy"]
+
+
+def best_candidate(r):
+    values = [w["candidate_accuracy"] for w in r["weeks"] if w.get("candidate_accuracy") is not None]
+    return max(values) if values else None
+
+
+def checks(runs):
+    """The issue's questions, computed from the runs present."""
+    out = ["## What the runs show (computed from the JSON files)", ""]
+    for data in ("clinc", "banking"):
+        for seed in ("s1", "s2"):
+            u, r = runs.get(f"{data}-unc-{seed}"), runs.get(f"{data}-rand-{seed}")
+            if u and r:
+                eu, er = 1 - final(u), 1 - final(r)
+                cu, cr = best_candidate(u), best_candidate(r)
+                line = (f"- {data} {seed}: final production {pct(final(u))} (uncertainty) vs {pct(final(r))} (random): relative error "
+                        f"reduction {100 * (er - eu) / er:.1f} %")
+                if cu and cr:
+                    line += f"; best candidate {pct(cu)} vs {pct(cr)} ({100 * ((1 - cr) - (1 - cu)) / (1 - cr):.1f} %)"
+                out.append(line + ".")
+        u = runs.get(f"{data}-unc-s1")
+        if u:
+            out.append(f"- {data}: anchors {ANCHORS[data]}; the loop's production after {len([w for w in u['weeks'] if w.get('trains', True)])} "
+                       f"weeks: {pct(final(u))} (best candidate {pct(best_candidate(u))}).")
+    n, clean = runs.get("clinc-noise20-s1"), runs.get("clinc-unc-s1")
+    if n:
+        promos = [w for w in n["weeks"] if w.get("decision") == "promote"]
+        worst = min((w.get("candidate_golden_change") for w in promos if w.get("candidate_golden_change") is not None), default=None)
+        tolerance = 0.01
+        line = (f"- agent noise 0.2: {len(promos)} promotions; the worst golden-set change of a promoted adapter against the one it replaced "
+                f"{'—' if worst is None else f'{100 * worst:+.2f} points'} (policy tolerance −{100 * tolerance:.0f} point)")
+        if clean:
+            gain_clean, gain_noisy = final(clean) - clean["bootstrap"]["accuracy"], final(n) - n["bootstrap"]["accuracy"]
+            line += f"; gain over the bootstrap {100 * gain_noisy:+.2f} points against {100 * gain_clean:+.2f} clean ({100 * gain_noisy / gain_clean:.0f} % kept)"
+        out.append(line + ".")
+    p = runs.get("clinc-poison-s1")
+    if p:
+        s = p["settings"]
+        for w in p["weeks"]:
+            if w.get("candidate_version"):
+                out.append(f"- poison {s['poison']}: candidate of week {w['week']} {pct(w.get('candidate_accuracy'))}, recall of the poisoned intent "
+                           f"{pct(w.get('candidate_poisoned_recall'))} (production {pct(w.get('production_poisoned_recall'))}): "
+                           f"{w.get('decision') or '—'} — {(w.get('reason') or '').strip()[:300]}")
+        if os.path.exists(os.path.join(OUT, "clinc-poison-s1-compare.html")):
+            out.append("  The comparison page an admin sees for it: `simulate/clinc-poison-s1-compare.html`.")
+    u, ni = runs.get("clinc-unc-s1"), runs.get("clinc-unc-noninf-s1")
+    if u and ni:
+        out.append(f"- gate mode: superiority ends at {pct(final(u))}, non-inferiority at {pct(final(ni))} (same data, seed and selection).")
+    out.append("")
+    return out
+
+
 def report(bin_dir):
     runs = {n: load(n) for n in RUNS}
     lines = ["# `intentloop simulate`: the loop, week by week", "",
@@ -139,6 +200,7 @@ def report(bin_dir):
         lines.append(f"| {name} | {s['intents']} | {s['selection']} | {extra} | {pct(r['bootstrap']['accuracy'])} | {pct(final)} | "
                      f"{per_intent:.1f} | {promos} | {r['wall_seconds'] / 60:.0f} min |")
     lines.append("")
+    lines += checks(runs)
     for name, r in runs.items():
         if not r:
             continue

@@ -158,11 +158,11 @@ public enum Gate {
         }
         if let worst = drops.first {
             return report(.reject, "intent_recall_drop", drops.prefix(5).map {
-                "recall of \($0.intent) on the \($0.source == "golden" ? "golden set" : "evaluation pool") fell \(percent($0.baseline)) → \(percent($0.candidate)) (n = \($0.support), one-sided p = \(pValue($0.pValue ?? 1))); the policy accepts a fall of at most \(points(policy.maximumRecallDrop))"
+                "recall of \($0.intent) on the \($0.source == "golden" ? "golden set" : "evaluation pool") fell \(percent($0.baseline)) → \(percent($0.candidate)) (n = \($0.support), one-sided p \(pEquals($0.pValue ?? 1))); the policy accepts a fall of at most \(points(policy.maximumRecallDrop))"
             } + (drops.count > 5 ? ["and \(drops.count - 5) more (worst: \(worst.intent))"] : []))
         }
         let p = figures["paired"]!
-        let summary = "paired items: \(percent(p.baseline.estimate)) → \(percent(p.candidate.estimate)) (\(signedPoints(p.difference.estimate)), \(Int(confidence * 100)) % interval \(signedPoints(p.difference.lower)) … \(signedPoints(p.difference.upper))), McNemar \(p.mcnemar.candidateOnly) vs \(p.mcnemar.baselineOnly), p = \(pValue(p.mcnemar.pValue)), n = \(p.n)"
+        let summary = "paired items: \(percent(p.baseline.estimate)) → \(percent(p.candidate.estimate)) (\(signedPoints(p.difference.estimate)), \(Int(confidence * 100)) % interval \(signedPoints(p.difference.lower)) … \(signedPoints(p.difference.upper))), McNemar \(p.mcnemar.candidateOnly) vs \(p.mcnemar.baselineOnly), p \(pEquals(p.mcnemar.pValue)), n = \(p.n)"
         if p.n > 0, p.difference.estimate < 0, p.mcnemar.pValue < policy.significanceLevel {
             return report(.reject, "significantly_worse", ["the candidate is significantly worse: " + summary])
         }
@@ -240,6 +240,9 @@ func points(_ x: Double) -> String { String(format: "%.1f points", x * 100) }
 func signedPoints(_ x: Double) -> String { String(format: "%+.1f", x * 100) }
 /// A p-value as reports print it: four decimals, "< 0.0001" below.
 public func pValue(_ p: Double) -> String { p < 0.0001 ? "< 0.0001" : String(format: "%.4f", p) }
+
+/// "= 0.0154" or "< 0.0001": for "p \(pEquals(x))" in a sentence.
+public func pEquals(_ p: Double) -> String { p < 0.0001 ? "< 0.0001" : "= " + pValue(p) }
 
 /// A difference of proportions in points with its interval: "+1.2 (−0.3 … +2.8)".
 public func pointsInterval(_ i: Interval) -> String {

@@ -99,6 +99,9 @@ public struct GateKeeper: Service {
         let paired = try await store.pairedOutcomes(candidate: candidate.version, baseline: production.version)
         e.evaluationPool = paired[.evaluationPool] ?? []
         e.golden = paired[.golden] ?? []
+        if let first = try await store.firstProductionWithGolden(), first != production.version {
+            e.goldenFirst = try await store.pairedOutcomes(candidate: candidate.version, baseline: first)[.golden] ?? []
+        }
         e.candidateLearnedMore = candidate.dataSummary["feedback_trained", default: 0] > production.dataSummary["feedback_trained", default: 0]
         e.goldenExpected = Int(candidate.metrics["golden_size"] ?? "") ?? 0
         if shadow {

@@ -115,6 +115,19 @@ extension Store {
         return out
     }
 
+    /// The oldest adapter that served in production and has golden-set outcomes stored (its
+    /// children's jobs store them): the gate's floor for each intent's recall.
+    public func firstProductionWithGolden() async throws -> String? {
+        let rows = try await query("""
+            SELECT a.version FROM adapters a
+            WHERE a.status IN ('production', 'retired')
+              AND EXISTS (SELECT 1 FROM adapter_outcomes o WHERE o.adapter_version = a.version AND o.source = 'golden')
+            ORDER BY a.created_at, a.version LIMIT 1
+            """)
+        for try await v in rows.decode(String.self) { return v }
+        return nil
+    }
+
     /// Writes shadow predictions (one INSERT); a prediction already shadowed is skipped.
     public func insertShadowPredictions(_ rows: [ShadowPrediction]) async throws {
         guard !rows.isEmpty else { return }

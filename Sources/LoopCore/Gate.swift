@@ -64,6 +64,11 @@ public struct RecallDrop: Sendable, Codable, Equatable {
 public struct GateEvidence: Sendable {
     public var evaluationPool: [PairedItem] = []
     public var golden: [PairedItem] = []
+    /// The golden set paired with the *first* production adapter instead of the current one, when
+    /// they differ: each promotion is judged against the adapter it replaces, so a slow slide of one
+    /// intent (a poisoning, a little more each week) never shows as one large fall; against the
+    /// first adapter it does.
+    public var goldenFirst: [PairedItem] = []
     /// Shadow predictions on live traffic that agents have since confirmed or corrected.
     public var shadowLabelled: [PairedItem] = []
     /// Shadow predictions recorded so far (labelled or not), and how many agreed with production.
@@ -137,7 +142,8 @@ public enum Gate {
         }
         // Recall is judged where the sample is unbiased: the golden set and the evaluation pool. Labelled
         // shadow traffic is not (agents review disagreements first), so it feeds only the paired test.
-        let drops = (recallDrops(e.golden, source: "golden", policy: policy) + recallDrops(e.evaluationPool, source: "evaluation_pool", policy: policy))
+        let drops = (recallDrops(e.golden, source: "golden", policy: policy) + recallDrops(e.goldenFirst, source: "golden_first", policy: policy)
+            + recallDrops(e.evaluationPool, source: "evaluation_pool", policy: policy))
             .sorted { ($0.baseline - $0.candidate, $0.intent) > ($1.baseline - $1.candidate, $1.intent) }
         func report(_ verdict: GateVerdict, _ rule: String, _ reasons: [String]) -> GateReport {
             GateReport(stage: stage, verdict: verdict, rule: rule, reasons: reasons, policy: policy, figures: figures, recallDrops: drops,
@@ -158,7 +164,7 @@ public enum Gate {
         }
         if let worst = drops.first {
             return report(.reject, "intent_recall_drop", drops.prefix(5).map {
-                "recall of \($0.intent) on the \($0.source == "golden" ? "golden set" : "evaluation pool") fell \(percent($0.baseline)) → \(percent($0.candidate)) (n = \($0.support), one-sided p \(pEquals($0.pValue ?? 1))); the policy accepts a fall of at most \(points(policy.maximumRecallDrop))"
+                "recall of \($0.intent) on the \(["golden": "golden set", "golden_first": "golden set against the first production adapter"][$0.source] ?? "evaluation pool") fell \(percent($0.baseline)) → \(percent($0.candidate)) (n = \($0.support), one-sided p \(pEquals($0.pValue ?? 1))); the policy accepts a fall of at most \(points(policy.maximumRecallDrop))"
             } + (drops.count > 5 ? ["and \(drops.count - 5) more (worst: \(worst.intent))"] : []))
         }
         let p = figures["paired"]!

@@ -76,6 +76,23 @@ import Testing
         if rejected { #expect(r.reasons[0].contains("one-sided p = 0.0312")) }
     }
 
+    /// One intent sliding a little at each promotion: no fall against the current production, a
+    /// collapse against the first one.
+    @Test func aSlowSlideIsCaughtAgainstTheFirstProductionAdapter() throws {
+        var e = Self.better
+        e.golden = Self.items("a", both: 300) + Self.items("c", both: 3, onlyBaseline: 1, neither: 6)
+        e.goldenFirst = Self.items("a", both: 300) + Self.items("c", both: 3, onlyBaseline: 7)
+        var policy = Self.noShadow
+        policy.maximumGoldenRegression = 0.05
+        let r = Gate.decide(stage: .offline, evidence: e, policy: policy)
+        #expect(r.verdict == .reject && r.rule == "intent_recall_drop", "\(r.rule)")
+        let drop = try #require(r.recallDrops.first)
+        #expect(drop.source == "golden_first" && drop.intent == "c" && drop.baseline == 1 && drop.candidate == 0.3)
+        #expect(r.reasons[0].contains("against the first production adapter"))
+        e.goldenFirst = []
+        #expect(Gate.decide(stage: .offline, evidence: e, policy: policy).rule != "intent_recall_drop")
+    }
+
     @Test func goldenRegressionBeyondToleranceIsRejected() {
         var e = Self.better
         e.golden = Self.items("a", both: 90, onlyBaseline: 10) + Self.items("b", both: 100)

@@ -24,8 +24,9 @@ WEEKLY = ["--bootstrap-per-intent", "5", "--weeks", "6", "--traffic-per-week", "
 RUNS = {
     "clinc-unc-s1": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "1"],
     "clinc-rand-s1": CLINC + WEEKLY + ["--selection", "random", "--seed", "1"],
-    "clinc-poison-s1": CLINC + ["--bootstrap-per-intent", "5", "--weeks", "2", "--traffic-per-week", "1500", "--reviews-per-week", "300",
-                                "--selection", "uncertainty", "--seed", "1", "--poison", "balance:bill_balance"],
+    "clinc-poison-s1": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "1", "--poison", "balance:bill_balance"],
+    "clinc-poison2w-s1": CLINC + ["--bootstrap-per-intent", "5", "--weeks", "2", "--traffic-per-week", "1500", "--reviews-per-week", "300",
+                                  "--selection", "uncertainty", "--seed", "1", "--poison", "balance:bill_balance"],
     "clinc-noise20-s1": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "1", "--agent-noise", "0.2"],
     "banking-unc-s1": BANKING + WEEKLY + ["--selection", "uncertainty", "--seed", "1"],
     "banking-rand-s1": BANKING + WEEKLY + ["--selection", "random", "--seed", "1"],
@@ -39,7 +40,7 @@ RUNS = {
 
 WORK = os.path.join(ROOT, "ops", "bench", ".work")
 # Runs whose server is kept afterwards, to show the comparison page of the candidate the gate rejected.
-KEEP = {"clinc-poison-s1"}
+KEEP = {"clinc-poison-s1", "clinc-poison2w-s1"}
 
 
 def run(bin_dir, name, force):

@@ -72,11 +72,27 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         if !plot.isEmpty { return try drawPlots() }
         guard let data, let test else { throw CLIFailure(message: "--data and --test are required") }
-        let all: [LabelledExample], testAll: [LabelledExample]
+        var all: [LabelledExample], testAll: [LabelledExample]
         do {
             all = try DatasetFile.load(data)
             testAll = try DatasetFile.load(test)
         } catch { throw CLIFailure(message: error.description) }
+        // The server accepts intent names of letters, digits and _.:/- (BANKING77 has
+        // "reverted_card_payment?"): other characters become "_", in both files alike.
+        let renamed = Set((all + testAll).map(\.intent).filter { !InputRules.validIntentName($0) })
+        if !renamed.isEmpty {
+            func clean(_ e: LabelledExample) -> LabelledExample {
+                guard renamed.contains(e.intent) else { return e }
+                let name = String(String.UnicodeScalarView(e.intent.unicodeScalars.prefix(100).map {
+                    $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.:/-".unicodeScalars.contains($0)) ? $0 : "_"
+                }))
+                return LabelledExample(text: e.text, intent: name)
+            }
+            all = all.map(clean)
+            testAll = testAll.map(clean)
+            FileHandle.standardError.write(Data("[simulate] intent names the server would refuse, with _ for each other character: \(renamed.sorted().joined(separator: ", "))\n".utf8))
+        }
+
         let split = SimulationSplit.make(all, bootstrapPerIntent: bootstrapPerIntent, goldenPerIntent: goldenPerIntent, intentLimit: intents, seed: seed)
         let testSet = split.restricted(testAll)
         guard split.intents.count >= 2 else { throw CLIFailure(message: "--data has \(split.intents.count) intent(s); at least 2 are needed") }

@@ -45,11 +45,13 @@ KEEP = {"clinc-poison-s1", "clinc-poison2w-s1"}
 
 def run(bin_dir, name, force):
     path = os.path.join(OUT, name + ".json")
+    work = os.path.join(WORK, "simulate-" + name)
     if os.path.exists(path) and not force:
         print(f"[simulate] {name}: kept {path}", flush=True)
+        if name in KEEP and os.path.isdir(work) and not os.path.exists(os.path.join(OUT, name + "-compare.html")):
+            comparison_page(bin_dir, name, work)
         return
     cmd = [os.path.join(bin_dir, "intentloop"), "simulate", *RUNS[name], "--json", path]
-    work = os.path.join(WORK, "simulate-" + name)
     if name in KEEP:
         shutil.rmtree(work, ignore_errors=True)
         cmd += ["--work-dir", work]

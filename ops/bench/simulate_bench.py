@@ -28,6 +28,9 @@ RUNS = {
     "clinc-poison2w-s1": CLINC + ["--bootstrap-per-intent", "5", "--weeks", "2", "--traffic-per-week", "1500", "--reviews-per-week", "300",
                                   "--selection", "uncertainty", "--seed", "1", "--poison", "balance:bill_balance"],
     "clinc-noise20-s1": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "1", "--agent-noise", "0.2"],
+    # The same for 3 weeks (the session's time): compared with the clean run's week 3.
+    "clinc-noise20-3w-s1": CLINC + ["--bootstrap-per-intent", "5", "--weeks", "3", "--traffic-per-week", "1500", "--reviews-per-week", "300",
+                                    "--selection", "uncertainty", "--seed", "1", "--agent-noise", "0.2"],
     "banking-unc-s1": BANKING + WEEKLY + ["--selection", "uncertainty", "--seed", "1"],
     "banking-rand-s1": BANKING + WEEKLY + ["--selection", "random", "--seed", "1"],
     "clinc-unc-s2": CLINC + WEEKLY + ["--selection", "uncertainty", "--seed", "2"],
@@ -153,16 +156,23 @@ def checks(runs):
         if u:
             out.append(f"- {data}: anchors {ANCHORS[data]}; the loop's production after {len([w for w in u['weeks'] if w.get('trains', True)])} "
                        f"weeks: {pct(final(u))} (best candidate {pct(best_candidate(u))}).")
-    n, clean = runs.get("clinc-noise20-s1"), runs.get("clinc-unc-s1")
-    if n:
+    clean = runs.get("clinc-unc-s1")
+    for n in (runs.get("clinc-noise20-s1"), runs.get("clinc-noise20-3w-s1")):
+        if not n:
+            continue
         promos = [w for w in n["weeks"] if w.get("decision") == "promote"]
         worst = min((w.get("candidate_golden_change") for w in promos if w.get("candidate_golden_change") is not None), default=None)
         tolerance = 0.01
         line = (f"- agent noise 0.2: {len(promos)} promotions; the worst golden-set change of a promoted adapter against the one it replaced "
                 f"{'—' if worst is None else f'{100 * worst:+.2f} points'} (policy tolerance −{100 * tolerance:.0f} point)")
         if clean:
-            gain_clean, gain_noisy = final(clean) - clean["bootstrap"]["accuracy"], final(n) - n["bootstrap"]["accuracy"]
-            line += f"; gain over the bootstrap {100 * gain_noisy:+.2f} points against {100 * gain_clean:+.2f} clean ({100 * gain_noisy / gain_clean:.0f} % kept)"
+            # The clean run at the same week (a shorter noisy run is compared with the clean run's same week).
+            last = n["weeks"][-1]["week"]
+            same = [w for w in clean["weeks"] if w["week"] == last]
+            clean_final = same[0]["production_accuracy"] if same else final(clean)
+            gain_clean, gain_noisy = clean_final - clean["bootstrap"]["accuracy"], final(n) - n["bootstrap"]["accuracy"]
+            line += (f"; after week {last}: gain over the bootstrap {100 * gain_noisy:+.2f} points against {100 * gain_clean:+.2f} clean "
+                     f"({100 * gain_noisy / gain_clean:.0f} % kept)")
         out.append(line + ".")
     p = runs.get("clinc-poison-s1")
     if p:

@@ -106,6 +106,7 @@ def comparison_page(bin_dir, name, work):
         opener.open(base + "/login", urllib.parse.urlencode({"csrf": csrf, "username": "compare-admin", "password": password}).encode())
         query = urllib.parse.urlencode({"a": a, "b": b})
         page = opener.open(f"{base}/models/compare?{query}").read().decode()
+        page = re.sub(r'name="csrf" value="[^"]*"', 'name="csrf" value="(removed)"', page)  # the session's form token
         with open(os.path.join(OUT, name + "-compare.html"), "w") as f:
             f.write(page)
         print(f"[simulate] {name}: saved the comparison page of {a} against {b}", flush=True)

@@ -199,7 +199,8 @@ def report(bin_dir):
              "machine, one run at a time. The test split is never sent or trained on; production accuracy is measured on all of it",
              "after each week. Week 0 is the adapter bootstrapped from K = 5 examples per intent. Each row's candidate is the one",
              "trained at the end of that week; its decision is the gate's, taken on the next week's shadow traffic (the last one in",
-             "a final round of traffic and reviews that trains nothing).", ""]
+             "a final round of traffic and reviews that trains nothing). What the figures mean, and what limits them:",
+             "`simulate-findings.md`.", ""]
     lines += ["| run | intents | selection | noise / poison | week 0 | final production | labels per intent | promotions | wall |",
               "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in runs.items():

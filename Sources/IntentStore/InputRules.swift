@@ -68,8 +68,12 @@ public enum InputRules {
 
     /// Intent names: 1–100 letters, digits or `_.:/-` (the `intents.name` CHECK).
     public static func validIntentName(_ name: String) -> Bool {
-        (1...100).contains(name.unicodeScalars.count)
-            && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.:/-".unicodeScalars.contains($0)) }
+        (1...100).contains(name.unicodeScalars.count) && name.unicodeScalars.allSatisfy(intentNameCharacter)
+    }
+
+    /// A character an intent name may hold: ASCII letters, digits and _.:/-.
+    public static func intentNameCharacter(_ c: Unicode.Scalar) -> Bool {
+        c.isASCII && (CharacterSet.alphanumerics.contains(c) || "_.:/-".unicodeScalars.contains(c))
     }
 }
 

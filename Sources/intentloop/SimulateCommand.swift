@@ -83,9 +83,7 @@ struct SimulateCommand: AsyncParsableCommand {
         if !renamed.isEmpty {
             func clean(_ e: LabelledExample) -> LabelledExample {
                 guard renamed.contains(e.intent) else { return e }
-                let name = String(String.UnicodeScalarView(e.intent.unicodeScalars.prefix(100).map {
-                    $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.:/-".unicodeScalars.contains($0)) ? $0 : "_"
-                }))
+                let name = String(String.UnicodeScalarView(e.intent.unicodeScalars.prefix(100).map { InputRules.intentNameCharacter($0) ? $0 : "_" }))
                 return LabelledExample(text: e.text, intent: name)
             }
             all = all.map(clean)

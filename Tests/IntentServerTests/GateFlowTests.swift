@@ -47,6 +47,16 @@ import Training
     }
 
     /// (source, label, candidate, baseline) rows: `n` of one kind.
+    /// Every prediction shadowed; the shadow phase ends after 5 of them; 20 paired items promote.
+    static var quickShadowPolicy: GatePolicy {
+        var policy = GatePolicy()
+        policy.shadowSampleRate = 1
+        policy.minimumShadowHours = 0
+        policy.minimumShadowPredictions = 5
+        policy.minimumPairedSamples = 20
+        return policy
+    }
+
     static func rows(_ source: AdapterOutcome.Source, _ label: String, _ n: Int, candidateRight: Bool, baselineRight: Bool)
         -> [(AdapterOutcome.Source, String, String, String)] {
         Array(repeating: (source, label, candidateRight ? label : "cancel_order", baselineRight ? label : "cancel_order"), count: n)
@@ -121,12 +131,7 @@ import Training
             let clientToken = try await store.createAPIToken(userID: client.id, name: "t")
             let agentToken = try await store.createAPIToken(userID: agent.id, name: "t")
             let adminToken = try await store.createAPIToken(userID: admin.id, name: "t")
-            var policy = GatePolicy()
-            policy.shadowSampleRate = 1
-            policy.minimumShadowHours = 0
-            policy.minimumShadowPredictions = 5
-            policy.minimumPairedSamples = 20
-            try await store.setGatePolicy(policy, actor: nil)
+            try await store.setGatePolicy(Self.quickShadowPolicy, actor: nil)
             try await Self.candidate(store, "c2", files: files, items:
                 Self.rows(.evaluationPool, "track_package", 30, candidateRight: true, baselineRight: true)
                 + Self.rows(.evaluationPool, "reset_password", 12, candidateRight: true, baselineRight: false))

@@ -138,12 +138,7 @@ import Yams
             #expect((idle.object["adapters"] as? [[String: Any]])?.compactMap { $0["version"] as? String } == ["v1"])
 
             // Passes the offline gate → shadow (as in GateFlowTests).
-            var policy = GatePolicy()
-            policy.shadowSampleRate = 1
-            policy.minimumShadowHours = 0
-            policy.minimumShadowPredictions = 5
-            policy.minimumPairedSamples = 20
-            try await store.setGatePolicy(policy, actor: nil)
+            try await store.setGatePolicy(GateFlowTests.quickShadowPolicy, actor: nil)
             try await GateFlowTests.candidate(store, "c2", files: files, items:
                 GateFlowTests.rows(.evaluationPool, "track_package", 30, candidateRight: true, baselineRight: true)
                 + GateFlowTests.rows(.evaluationPool, "reset_password", 12, candidateRight: true, baselineRight: false))

@@ -49,7 +49,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "IntentKernels", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        // oneDNN's integer GEMM for the int8 inference path (Debian: libdnnl-dev).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(name: "IntentKernels", dependencies: ["CBLAS", "CDNNL"], swiftSettings: kernelSettings),
         .target(name: "Tokenization", swiftSettings: kernelSettings),
         .target(name: "IntentModel", dependencies: ["IntentKernels", "Tokenization", "CBLAS"], swiftSettings: kernelSettings),
         .target(name: "Training", dependencies: ["IntentModel", "IntentKernels", "IntentData", "Tokenization"], swiftSettings: kernelSettings),
@@ -93,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "intentloop-bench",
             dependencies: [
-                "IntentModel", "IntentKernels", "IntentData", "Tokenization",
+                "IntentModel", "IntentKernels", "IntentData", "Tokenization", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

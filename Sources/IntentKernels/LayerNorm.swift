@@ -10,20 +10,40 @@ public func layerNormForward(
     precondition(n >= 0 && c > 0, "layerNormForward: bad shape [\(n), \(c)]")
     for r in 0..<n {
         let x = inp + r * c
-        let y = out + r * c
-        var sum: Float = 0
-        for j in 0..<c { sum += x[j] }
-        let m = sum / Float(c)
-        var varSum: Float = 0
-        for j in 0..<c {
-            let d = x[j] - m
-            varSum += d * d
-        }
-        let s = 1 / (varSum / Float(c) + eps).squareRoot()
-        for j in 0..<c { y[j] = (x[j] - m) * s * weight[j] + bias[j] }
+        let m = rowSum(x, count: c, minus: 0) / Float(c)
+        let s = 1 / (rowSum(x, count: c, minus: m, squared: true) / Float(c) + eps).squareRoot()
+        normalizeRow(out + r * c, x, count: c, mean: m, rstd: s, weight: weight, bias: bias)
         mean?[r] = m
         rstd?[r] = s
     }
+}
+
+/// Σ (x − minus) or Σ (x − minus)² over a row, in eight interleaved partial sums (a single running
+/// sum is one dependent add per element: the compiler may not reorder float additions).
+@inline(never)
+func rowSum(_ x: UnsafePointer<Float>, count c: Int, minus m: Float, squared: Bool = false) -> Float {
+    var acc = SIMD8<Float>.zero
+    let mv = SIMD8<Float>(repeating: m)
+    var j = 0
+    while j + 8 <= c {
+        let d = load8(x + j) - mv
+        acc += squared ? d * d : d
+        j += 8
+    }
+    var total = acc.sum()
+    while j < c {
+        let d = x[j] - m
+        total += squared ? d * d : d
+        j += 1
+    }
+    return total
+}
+
+/// y = (x − mean) · rstd · weight + bias over one row.
+@inline(never)
+func normalizeRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count c: Int, mean m: Float, rstd s: Float,
+                  weight: UnsafePointer<Float>, bias: UnsafePointer<Float>) {
+    for j in 0..<c { y[j] = (x[j] - m) * s * weight[j] + bias[j] }
 }
 
 /// Backward of `layerNormForward`, accumulating into dinp, dweight and dbias (each optional).

@@ -36,8 +36,9 @@ public func packedLinearForward(
     }
 }
 
+/// Eight floats from any address (the kernels' unaligned vector load).
 @inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
 
 @inline(__always)
 private func storeTile(_ y: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>, _ width: Int) {

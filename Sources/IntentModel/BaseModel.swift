@@ -34,6 +34,13 @@ public struct BaseModel: Sendable {
                          defaultPooling: readPooling(directory))
     }
 
+    /// The same model with its encoder at `precision` (int8 quantizes the projections once, here).
+    public func at(_ precision: Precision) -> BaseModel {
+        guard precision.effective != encoder.precision else { return self }
+        return BaseModel(directory: directory, tokenizer: tokenizer, encoder: Encoder(weights: encoder.weights, precision: precision),
+                         defaultPooling: defaultPooling)
+    }
+
     private static func readPooling(_ directory: URL) -> Pooling {
         let url = directory.appendingPathComponent("1_Pooling/config.json")
         guard let data = FileManager.default.contents(atPath: url.path),

@@ -22,12 +22,15 @@ public struct IntentClassifier: Sendable {
     public let encoder: Encoder
     public let adapter: Adapter
 
-    public init(base: BaseModel, adapter: Adapter) throws(ModelError) {
+    /// Merges `adapter` into a copy of the base weights; at `.int8` the merged projections are
+    /// then quantized (here, at load: never on the request path).
+    public init(base: BaseModel, adapter: Adapter, precision: Precision = .fp32,
+                keepFP32: (Int, ProjectionSite) -> Bool = { _, _ in false }) throws(ModelError) {
         guard adapter.parameters.encoder == base.encoder.config else {
             throw ModelError(file: base.directory.path, problem: "the adapter was trained on a differently shaped base model")
         }
         tokenizer = base.tokenizer
-        encoder = Encoder(weights: base.encoder.weights.merged(with: adapter.parameters))
+        encoder = Encoder(weights: base.encoder.weights.merged(with: adapter.parameters), precision: precision, keepFP32: keepFP32)
         self.adapter = adapter
     }
 

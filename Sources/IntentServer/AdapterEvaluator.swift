@@ -18,7 +18,10 @@ final class AdapterEvaluator: @unchecked Sendable {
     /// Most examples one request may send.
     static let maximumExamples = 100_000
 
-    init(store: Store, base: BaseModel, cache: AdapterCache) {
+    let precision: Precision
+
+    init(store: Store, base: BaseModel, cache: AdapterCache, precision: Precision = .fp32) {
+        self.precision = precision
         self.store = store
         self.base = base
         self.cache = cache
@@ -48,7 +51,7 @@ final class AdapterEvaluator: @unchecked Sendable {
             throw APIError(.tooManyRequests, code: "busy", "another evaluation is running in this server; retry when it finishes", retryAfter: 5)
         }
         defer { lock.withLock { running = false } }
-        let model = try await Bootstrap.load(record, store: store, base: base, cache: cache)
+        let model = try await Bootstrap.load(record, store: store, base: base, cache: cache, precision: precision)
         let start = Date()
         let threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let predicted = try await onDedicatedThread(name: "intentloop.evaluate") { () -> [String] in

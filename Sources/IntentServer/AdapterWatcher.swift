@@ -18,6 +18,7 @@ struct AdapterWatcher: Service {
     let store: Store
     let base: BaseModel
     let cache: AdapterCache
+    let precision: Precision
     let predictor: Predictor
     let shadow: ShadowRunner
     let metrics: ServerMetrics
@@ -85,7 +86,7 @@ struct AdapterWatcher: Service {
             do {
                 guard let record = try await store.adapter(version: production) else { return }
                 let started = ContinuousClock.now
-                let model = try await Bootstrap.load(record, store: store, base: base, cache: cache)
+                let model = try await Bootstrap.load(record, store: store, base: base, cache: cache, precision: precision)
                 predictor.swap(to: model)
                 failures.succeeded(production)
                 metrics.adapterSwaps.increment()
@@ -116,7 +117,7 @@ struct AdapterWatcher: Service {
         guard failures.mayTry(version) else { return }
         do {
             guard let record = try await store.adapter(version: version) else { return }
-            shadow.set(model: try await Bootstrap.load(record, store: store, base: base, cache: cache), rate: rate)
+            shadow.set(model: try await Bootstrap.load(record, store: store, base: base, cache: cache, precision: precision), rate: rate)
             failures.succeeded(version)
             metrics.adapterSwaps.increment()
             logger.info("shadowing a candidate", metadata: ["intent.adapter.version": "\(version)", "shadow.rate": "\(rate)"])

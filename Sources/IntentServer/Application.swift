@@ -44,9 +44,12 @@ public struct AdapterFollowing: Sendable {
     public var gateInterval: Duration = .seconds(5)
     /// Most sampled predictions waiting for the shadow adapter before the excess is dropped.
     public var shadowQueue = 1024
-    public init(base: BaseModel, cache: AdapterCache) {
+    /// The arithmetic production and shadow adapters are served (and evaluated) in.
+    public var precision: Precision
+    public init(base: BaseModel, cache: AdapterCache, precision: Precision = .fp32) {
         self.base = base
         self.cache = cache
+        self.precision = precision
     }
 }
 
@@ -86,12 +89,12 @@ public func buildApplication(
     webRoutes.add(to: router)
     JobRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
     ModelRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
-    LoopControlRoutes(store: store, evaluator: configuration.adapters.map { AdapterEvaluator(store: store, base: $0.base, cache: $0.cache) },
+    LoopControlRoutes(store: store, evaluator: configuration.adapters.map { AdapterEvaluator(store: store, base: $0.base, cache: $0.cache, precision: $0.precision) },
                       logger: logger).add(to: router)
     var own: [any Service] = (store.monitor.map { [$0] } ?? []) + [AuthChangesListener(store: store, cache: tokens, logger: logger)]
     if let following = configuration.adapters {
-        var watcher = AdapterWatcher(store: store, base: following.base, cache: following.cache, predictor: predictor, shadow: shadow,
-                                     metrics: metrics, logger: logger)
+        var watcher = AdapterWatcher(store: store, base: following.base, cache: following.cache, precision: following.precision,
+                                     predictor: predictor, shadow: shadow, metrics: metrics, logger: logger)
         watcher.pollInterval = following.pollInterval
         own.append(watcher)
         if following.runGate { own.append(GateKeeper(store: store, logger: logger, interval: following.gateInterval)) }

@@ -12,8 +12,11 @@ public enum Bootstrap {
     /// Loads the production adapter; when there is none and `trainIfMissing`, trains the first one
     /// on the training examples in the database (on a thread of its own) and promotes it.
     public static func servingModel(store: Store, base: BaseModel, dataDirectory: URL, trainIfMissing: Bool,
-                                    threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) async throws -> ServingModel {
-        if let model = try await production(store: store, base: base, dataDirectory: dataDirectory, logger: logger) { return model }
+                                    threads: Int = ProcessInfo.processInfo.activeProcessorCount, precision: Precision = .fp32,
+                                    logger: Logger) async throws -> ServingModel {
+        if let model = try await production(store: store, base: base, dataDirectory: dataDirectory, precision: precision, logger: logger) {
+            return model
+        }
         guard trainIfMissing else {
             throw StoreError(.invalid, "no production adapter yet: import a dataset (intentloop import FILE) and start with --train-first-adapter, or use --demo")
         }
@@ -21,27 +24,30 @@ public enum Bootstrap {
         // In a race, so that a shutdown while waiting or training is not held up.
         return try await race(limit: nil) {
             try await store.withFirstAdapterLock {
-                if let model = try await production(store: store, base: base, dataDirectory: dataDirectory, logger: logger) { return model }
-                return try await trainFirst(store: store, base: base, threads: threads, logger: logger)
+                if let model = try await production(store: store, base: base, dataDirectory: dataDirectory, precision: precision, logger: logger) {
+                    return model
+                }
+                return try await trainFirst(store: store, base: base, threads: threads, precision: precision, logger: logger)
             }
         }
     }
 
-    static func production(store: Store, base: BaseModel, dataDirectory: URL, logger: Logger) async throws -> ServingModel? {
+    static func production(store: Store, base: BaseModel, dataDirectory: URL, precision: Precision, logger: Logger) async throws -> ServingModel? {
         guard let found = try await store.productionAdapter() else { return nil }
-        let model = try await load(found, store: store, base: base, cache: adapterCache(dataDirectory))
+        let model = try await load(found, store: store, base: base, cache: adapterCache(dataDirectory), precision: precision)
         logger.info("serving the production adapter", metadata: ["intent.adapter.version": "\(found.version)", "intent.adapter.sha256": "\(found.sha256 ?? "")"])
         return model
     }
 
     /// An adapter from the database as a model ready to serve: fetched into the local cache
-    /// (verified), loaded and merged on a thread of its own — never on a request's path.
-    public static func load(_ found: AdapterRecord, store: Store, base: BaseModel, cache: AdapterCache) async throws -> ServingModel {
+    /// (verified), loaded, merged and (at int8) quantized on a thread of its own — never on a request's path.
+    public static func load(_ found: AdapterRecord, store: Store, base: BaseModel, cache: AdapterCache,
+                            precision: Precision = .fp32) async throws -> ServingModel {
         let record = try await store.adoptLegacyAdapter(found)
         let folder = try await cache.folder(for: record, store: store)
         return try await onDedicatedThread(name: "intentloop.load") {
             let adapter = try Adapter.load(from: folder, encoder: base.encoder.config)
-            return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: record.version)
+            return ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter, precision: precision), version: record.version)
         }
     }
 
@@ -50,7 +56,7 @@ public enum Bootstrap {
         AdapterCache(directory: dataDirectory.appendingPathComponent("adapters/cache", isDirectory: true))
     }
 
-    static func trainFirst(store: Store, base: BaseModel, threads: Int, logger: Logger) async throws -> ServingModel {
+    static func trainFirst(store: Store, base: BaseModel, threads: Int, precision: Precision, logger: Logger) async throws -> ServingModel {
         let examples = try await store.examples(kind: .training)
         guard !examples.isEmpty else { throw StoreError(.invalid, "no production adapter and no training examples to train one: import a dataset first") }
         let labels = Set(examples.map(\.intent)).sorted()
@@ -73,7 +79,10 @@ public enum Bootstrap {
         adapter.reason = "the first adapter, trained at first start"
         try await store.storeProductionAdapter(adapter, actor: nil)
         logger.info("first adapter trained", metadata: ["intent.adapter.version": "\(version)", "train.seconds": "\(Int(report.trainingSeconds))"])
-        return ServingModel(classifier: try IntentClassifier(base: base, adapter: report.adapter), version: version)
+        let classifier = try await onDedicatedThread(name: "intentloop.load") {
+            try IntentClassifier(base: base, adapter: report.adapter, precision: precision)
+        }
+        return ServingModel(classifier: classifier, version: version)
     }
 
     /// The demo: the project's support dataset and golden set (ops/demo), a demo admin, agent

@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "intentloop-bench",
         abstract: "IntentLoop benchmarks; results are JSON on stdout.",
-        subcommands: [EncoderBench.self, KernelBench.self, HTTPBench.self]
+        subcommands: [EncoderBench.self, KernelBench.self, HTTPBench.self, Int8LayersBench.self]
     )
 }
 

@@ -15,24 +15,36 @@ struct EncoderBench: ParsableCommand {
     @Option(help: "Batch sizes for the throughput runs.") var batchSizes: [Int] = [32, 64]
     @Option(help: "Passes over the dataset per batch size (median reported).") var repeats = 3
     @Option(help: "Utterances for the batch-1 latency run.") var latencyCount = 1000
+    @Option(help: "Arithmetic of the projections: fp32 or int8.") var precision: Precision = .fp32
+    @Option(help: "Write the mean-pooled embeddings of the first 1,000 texts here (raw little-endian float32, [N, C]).")
+    var embeddingsOut: String?
 
     func run() throws {
         setBLASThreads(threads)
-        let base = try BaseModel.load(model.map { URL(fileURLWithPath: $0) } ?? ModelCache.defaultBaseModel)
+        let base = try BaseModel.load(model.map { URL(fileURLWithPath: $0) } ?? ModelCache.defaultBaseModel).at(precision)
         let texts = try DatasetFile.load(data).map(\.text)
         let ws = EncoderWorkspace()
         _ = base.embed(Array(texts.prefix(256)), batchSize: 64, workspace: ws)  // warm-up
-        var throughput: [String: Any] = [:]
+        // Data order, and sorted by token count (what sentence-transformers' encode() does).
+        let byLength = texts.map { ($0, base.tokenizer.encode($0).count) }.sorted { $0.1 < $1.1 }.map(\.0)
+        var throughput: [String: Any] = [:], sortedThroughput: [String: Any] = [:]
         for size in batchSizes {
-            var times: [Double] = []
-            for _ in 0..<repeats {
-                let t0 = now()
-                _ = base.embed(texts, batchSize: size, workspace: ws)
-                times.append(now() - t0)
+            for (order, sorted) in [(texts, false), (byLength, true)] {
+                var times: [Double] = []
+                for _ in 0..<repeats {
+                    let t0 = now()
+                    _ = base.embed(order, batchSize: size, workspace: ws)
+                    times.append(now() - t0)
+                }
+                times.sort()
+                let median = times[times.count / 2]
+                let entry: [String: Any] = ["utterances_per_s": Double(texts.count) / median, "seconds": median]
+                if sorted { sortedThroughput["\(size)"] = entry } else { throughput["\(size)"] = entry }
             }
-            times.sort()
-            let median = times[times.count / 2]
-            throughput["\(size)"] = ["utterances_per_s": Double(texts.count) / median, "seconds": median]
+        }
+        if let embeddingsOut {
+            let vectors = base.embed(Array(texts.prefix(1000)), batchSize: 64, workspace: ws).flatMap { $0 }
+            try vectors.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: embeddingsOut))
         }
         var latencies: [Double] = []
         for text in texts.prefix(latencyCount) {
@@ -43,10 +55,13 @@ struct EncoderBench: ParsableCommand {
         latencies.sort()
         let tokens = texts.map { base.tokenizer.encode($0).count }
         try printJSON([
-            "implementation": "IntentLoop Swift encoder (packed batches, OpenBLAS)",
+            "implementation": base.encoder.precision == .int8
+                ? "IntentLoop Swift encoder, int8 (packed batches, oneDNN u8s8s32, \(Int8Support.level))"
+                : "IntentLoop Swift encoder (packed batches, OpenBLAS)",
+            "precision": base.encoder.precision.rawValue,
             "threads": threads, "utterances": texts.count,
             "mean_tokens": Double(tokens.reduce(0, +)) / Double(tokens.count),
-            "throughput": throughput,
+            "throughput": throughput, "throughput_length_sorted": sortedThroughput,
             "latency_ms": ["p50": percentile(latencies, 50), "p90": percentile(latencies, 90), "p99": percentile(latencies, 99),
                            "count": latencies.count],
             "peak_rss_mib": peakRSSMiB(),
@@ -54,3 +69,4 @@ struct EncoderBench: ParsableCommand {
         ])
     }
 }
+extension Precision: ExpressibleByArgument {}

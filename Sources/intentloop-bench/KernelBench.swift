@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import IntentKernels
 
-/// Linear layer at few rows: OpenBLAS sgemm vs the packed kernel, GFLOP/s per shape.
+/// Linear layer at few rows: OpenBLAS sgemm vs the packed kernel vs int8 (row quantization +
+/// oneDNN u8s8s32 + epilogue), time and GFLOP/s (GOP/s for int8) per shape.
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "linear")
     @Option var rows: [Int] = [1, 4, 11, 16, 24, 32, 64]
@@ -33,11 +34,22 @@ struct KernelBench: ParsableCommand {
                     return best
                 }
                 let blas = time { l in linearForward(y.pointer, x.pointer, weights[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o) }
-                let mine = time { l in packedLinearForward(y2.pointer, x.pointer, packed: packed[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o, threads: threads) }
+                let mine = time { l in packedLinearForward(y.pointer, x.pointer, packed: packed[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o, threads: threads) }
+                let quantized = weights.map { QuantizedMatrix($0.pointer, outFeatures: o, inFeatures: i) }
+                let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: n * i), acc = UnsafeMutablePointer<Int32>.allocate(capacity: n * o)
+                let scale = FloatBuffer(count: n), zero = FloatBuffer(count: n)
+                defer { xq.deallocate(); acc.deallocate() }
+                let quantize = time { _ in quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i) }
+                let int8 = time { l in
+                    quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i)
+                    int8LinearForward(y2.pointer, xq, rowScale: scale.pointer, rowZero: zero.pointer, quantized[l], bias.pointer,
+                                      accumulator: acc, rows: n, threads: threads)
+                }
                 let diff = zip(y.array, y2.array).map { abs($0 - $1) }.max() ?? 0
                 let flop = 2.0 * Double(n * i * o)
                 results.append(["rows": n, "in": i, "out": o, "sgemm_us": blas * 1e6, "packed_us": mine * 1e6,
-                                "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "max_abs_diff": diff])
+                                "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "int8_us": int8 * 1e6,
+                                "int8_quantize_us": quantize * 1e6, "int8_gops": flop / int8 / 1e9, "int8_max_abs_diff": diff])
             }
         }
         try printJSON(["threads": threads, "results": results])

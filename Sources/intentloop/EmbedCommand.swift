@@ -11,6 +11,7 @@ struct EmbedCommand: ParsableCommand {
     )
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var precision: PrecisionOption
 
     @Option(help: "mean or cls (default: the model's sentence-transformers pooling, else mean).")
     var pooling: Pooling?
@@ -26,7 +27,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try options.loadModel()
+        let model = try options.loadModel().at(precision.precision)
         let texts = standardInputLines()
         var out = OutputBuffer()
         for vector in model.embed(texts, pooling: pooling, normalize: normalize, batchSize: batchSize) {

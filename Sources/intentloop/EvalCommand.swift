@@ -11,6 +11,7 @@ struct EvalCommand: ParsableCommand {
     )
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var precision: PrecisionOption
     @Option(help: "Adapter directory.") var adapter: String
     @Option(help: "Dataset: JSONL, CSV or split-keyed JSON (FILE#split).") var data: String
     @Flag(help: "Print one JSON object (accuracy, macro_f1, per_intent, confusions).") var json = false
@@ -25,13 +26,14 @@ struct EvalCommand: ParsableCommand {
             throw CLIFailure(message: "\(data): \(unknown.count) intents the adapter does not know: \(unknown.sorted().prefix(10).joined(separator: ", "))")
         }
         let classifier: IntentClassifier
-        do { classifier = try IntentClassifier(base: base, adapter: loaded) } catch { throw CLIFailure(message: error.description) }
+        do { classifier = try IntentClassifier(base: base, adapter: loaded, precision: precision.precision) } catch { throw CLIFailure(message: error.description) }
         let t0 = Date()
         let e = Evaluation(classifier: classifier, examples: examples)
         let seconds = Date().timeIntervalSince(t0)
         if json {
             let object: [String: Any] = [
                 "accuracy": e.accuracy, "macro_f1": e.macroF1, "count": e.count, "seconds": seconds,
+                "precision": classifier.encoder.precision.rawValue,
                 "per_intent": e.perIntent.map { ["intent": $0.intent, "precision": $0.precision, "recall": $0.recall, "f1": $0.f1, "support": $0.support] },
                 "confusions": e.confusions.prefix(confusions).map { ["expected": $0.expected, "predicted": $0.predicted, "count": $0.count] },
             ]
@@ -39,7 +41,8 @@ struct EvalCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        print(String(format: "examples %d  accuracy %.2f%%  macro-F1 %.2f%%  (%.1f s)", e.count, e.accuracy * 100, e.macroF1 * 100, seconds))
+        print(String(format: "examples %d  accuracy %.2f%%  macro-F1 %.2f%%  (%.1f s, %@)", e.count, e.accuracy * 100, e.macroF1 * 100, seconds,
+                     classifier.encoder.precision.rawValue))
         print("")
         let width = max(6, e.perIntent.map(\.intent.count).max() ?? 6)
         print("intent".padding(toLength: width, withPad: " ", startingAt: 0) + "  precision  recall     f1  support")
@@ -58,6 +61,7 @@ struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "predict", abstract: "Classify texts with an adapter.")
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var precision: PrecisionOption
     @Option(help: "Adapter directory.") var adapter: String
     @Option(help: "Intents to list per text.") var topK = 5
     @Argument(help: "Texts to classify.") var texts: [String]
@@ -74,7 +78,7 @@ struct PredictCommand: ParsableCommand {
         let base = try model.loadModel()
         let loaded = try loadAdapter(adapter, base: base)
         let classifier: IntentClassifier
-        do { classifier = try IntentClassifier(base: base, adapter: loaded) } catch { throw CLIFailure(message: error.description) }
+        do { classifier = try IntentClassifier(base: base, adapter: loaded, precision: precision.precision) } catch { throw CLIFailure(message: error.description) }
         for (text, p) in zip(texts, classifier.predict(texts, topK: topK)) {
             let top = p.top.map { "{\"intent\":\(jsonString($0.intent)),\"probability\":\($0.probability)}" }.joined(separator: ",")
             print("{\"text\":\(jsonString(text)),\"intent\":\(jsonString(p.intent)),\"confidence\":\(p.confidence),\"top_k\":[\(top)]}")

@@ -24,6 +24,18 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// `--precision` of the inference commands (`embed`, `eval`, `predict`; `serve` has its own).
+/// Training is always fp32.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: "Arithmetic of the encoder's projections: int8 or fp32 (int8 falls back to fp32 on CPUs without AVX2).")
+    var precision: Precision = .defaultServing
+}
+
+extension Precision: ExpressibleByArgument {
+    /// What `serve`, `eval`, `predict` and `embed` run unless told otherwise (results/int8.md).
+    static let defaultServing: Precision = .int8
+}
+
 /// Lines of standard input, without their line ends.
 func standardInputLines() -> [String] {
     var lines: [String] = []

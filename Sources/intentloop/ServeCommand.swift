@@ -22,6 +22,8 @@ struct ServeCommand: AsyncParsableCommand {
     var baseModel: String?
     @Option(help: "Threads for training the first adapter (default: all cores).") var threads: Int?
     @Option(help: "Inference threads, each with single-threaded BLAS (default: one per core).") var workers: Int?
+    @Option(help: "Arithmetic of the served encoder's projections: int8 or fp32 (int8 falls back to fp32 on CPUs without AVX2).")
+    var precision: Precision = .defaultServing
     @Option(help: "Most texts per forward pass of the batching predictor.") var maxBatch = 32
     @Option(help: "Milliseconds the first request of a batch waits for more (0: take what is queued; batches grow while the model is busy).") var maxWaitMs = 0
     @Flag(help: "Import the demo dataset, create demo users and train the first adapter when missing.") var demo = false
@@ -68,10 +70,12 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfig.maxWait = .milliseconds(maxWaitMs)
         serverConfig.secureCookies = secureCookies
         if let workers { serverConfig.workers = workers }
-        var following = AdapterFollowing(base: base, cache: Bootstrap.adapterCache(database.dataDirectory))
+        var following = AdapterFollowing(base: base, cache: Bootstrap.adapterCache(database.dataDirectory), precision: precision.effective)
+        if precision != precision.effective { logger.warning("this CPU has no AVX2: serving in fp32") }
         following.pollInterval = .seconds(adapterPollSeconds)
         following.runGate = !noGate
         serverConfig.adapters = following
+        let servingPrecision = following.precision
         let dataDirectory = database.dataDirectory, demo = demo, trainFirst = trainFirstAdapter || demo, config = serverConfig
         let (embedded, serverEndpoint, location) = try await database.server(logger: logger)
         var endpoint = serverEndpoint
@@ -106,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
             let model: ServingModel
             do {
                 model = try await Bootstrap.servingModel(store: store, base: base, dataDirectory: dataDirectory, trainIfMissing: trainFirst,
-                                                         threads: firstThreads, logger: logger)
+                                                         threads: firstThreads, precision: servingPrecision, logger: logger)
             } catch let error as StoreError { throw CLIFailure(message: error.description) }
             // The loop's services run beside the HTTP server, started once the database is migrated.
             var loop: [any Service] = []
@@ -116,6 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
             if runScheduler { loop.append(RetrainingScheduler(store: store, settings: scheduleSettings, logger: logger)) }
             let app = try await buildApplication(configuration: config, store: store, model: model, metrics: metrics, services: loop, logger: logger)
             var banner = "IntentLoop is serving \(model.version) at http://\(config.host):\(config.port)/\n  database: \(location)"
+                + "\n  inference: \(model.classifier.encoder.precision.rawValue)"
             if let c = credentials {
                 banner += """
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""ONNX Runtime side of ops/bench/encoder: the same texts and measurements as encoder_torch.py,
+in fp32 and with dynamic int8 quantization, 2 threads.
+
+Usage: encoder_onnx.py DATA#split MODEL_DIR WORK_DIR {fp32,int8}
+The model is exported once with torch.onnx (opset 17, dynamic batch and sequence axes) into
+WORK_DIR/model-fp32.onnx, and quantized once with onnxruntime.quantization.quantize_dynamic
+(QInt8 weights, ONNX Runtime's defaults: what its documentation and sentence-transformers'
+efficiency guide use) into WORK_DIR/model-int8.onnx. Batches are tokenised with the model's fast
+tokenizer and padded to their own longest sequence, as in the PyTorch run; mean pooling in numpy.
+Prints one JSON object."""
+import json, os, resource, statistics, sys, time
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import numpy as np
+
+data_spec, model_dir, work, precision = sys.argv[1:5]
+threads = int(os.environ.get("BENCH_THREADS", "2"))
+repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+latency_count = int(os.environ.get("BENCH_LATENCY_COUNT", "1000"))
+os.makedirs(work, exist_ok=True)
+fp32_path = os.path.join(work, "model-fp32.onnx")
+int8_path = os.path.join(work, "model-int8.onnx")
+
+
+def export():
+    import torch
+    from transformers import AutoModel
+    class Hidden(torch.nn.Module):
+        """The encoder's last hidden state only (no pooler output), inputs by name."""
+        def __init__(self):
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(model_dir).eval()
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    model = Hidden().eval()
+    ids = torch.ones(2, 8, dtype=torch.long)
+    args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
+    with torch.inference_mode():
+        torch.onnx.export(model, args, fp32_path, input_names=names, output_names=["last_hidden_state"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+if not os.path.exists(fp32_path):
+    export()
+if precision == "int8" and not os.path.exists(int8_path):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8)
+
+import onnxruntime as ort
+from transformers import AutoTokenizer
+
+opts = ort.SessionOptions()
+opts.intra_op_num_threads = threads
+opts.inter_op_num_threads = 1
+opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+session = ort.InferenceSession(int8_path if precision == "int8" else fp32_path, opts, providers=["CPUExecutionProvider"])
+inputs = {i.name for i in session.get_inputs()}
+path, split = data_spec.split("#")
+texts = [t for t, _ in json.load(open(path))[split]]
+tok = AutoTokenizer.from_pretrained(model_dir)
+
+
+def embed(batch):
+    enc = tok(batch, padding=True, truncation=True, max_length=256, return_tensors="np")
+    feed = {k: v.astype(np.int64) for k, v in enc.items() if k in inputs}
+    hidden = session.run(None, feed)[0]
+    mask = enc["attention_mask"][..., None].astype(np.float32)
+    return (hidden * mask).sum(1) / mask.sum(1)
+
+
+def run(order, size):
+    t0 = time.perf_counter()
+    for i in range(0, len(order), size):
+        embed(order[i:i + size])
+    return time.perf_counter() - t0
+
+
+embed(texts[:256])
+throughput, sorted_throughput = {}, {}
+by_length = sorted(texts, key=lambda t: len(tok(t)["input_ids"]))
+for size in (32, 64):
+    secs = statistics.median(run(texts, size) for _ in range(repeats))
+    throughput[str(size)] = {"utterances_per_s": len(texts) / secs, "seconds": secs}
+    secs = statistics.median(run(by_length, size) for _ in range(repeats))
+    sorted_throughput[str(size)] = {"utterances_per_s": len(texts) / secs, "seconds": secs}
+lat = []
+for t in texts[:latency_count]:
+    t0 = time.perf_counter()
+    embed([t])
+    lat.append((time.perf_counter() - t0) * 1000)
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
+# Embeddings of the first 1,000 texts, for the cosine against fp32 in the report.
+vectors = np.concatenate([embed(texts[i:i + 64]) for i in range(0, min(1000, len(texts)), 64)])
+np.save(os.path.join(work, f"embeddings-{precision}.npy"), vectors)
+print(json.dumps({
+    "implementation": f"ONNX Runtime {ort.__version__} {precision}" + (" (quantize_dynamic, QInt8)" if precision == "int8" else ""),
+    "threads": threads, "utterances": len(texts), "throughput": throughput,
+    "throughput_length_sorted": sorted_throughput,
+    "latency_ms": {"p50": q(50), "p90": q(90), "p99": q(99), "count": len(lat)},
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}, indent=1))

@@ -96,6 +96,19 @@ public func quantizeRowsForward(
     }
 }
 
+/// accumulator[r, c] = Σ_k inp[r, k] · weight[c, k] for the given columns, one scalar at a time.
+func integerProductFallback(_ acc: UnsafeMutablePointer<Int32>, _ inp: UnsafePointer<UInt8>, _ weight: QuantizedMatrix,
+                            rows n: Int, columns: Range<Int>) {
+    let i = weight.inFeatures, o = weight.outFeatures
+    for r in 0..<n {
+        for c in columns {
+            var sum: Int32 = 0
+            for k in 0..<i { sum &+= Int32(inp[r * i + k]) &* Int32(weight.values[c * i + k]) }
+            acc[r * o + c] = sum
+        }
+    }
+}
+
 /// y[k] = rowScale · (scales[k] · acc[k] − rowZero · scaledSums[k]) + bias[k] over one row's slice.
 @inline(never)
 func dequantizeRow(_ y: UnsafeMutablePointer<Float>, _ acc: UnsafePointer<Int32>, count c: Int, rowScale sr: Float, rowZero zr: Float,
@@ -179,7 +192,11 @@ public func int8LinearForward(
         let status = intentloop_gemm_u8s8s32(
             Int64(n), Int64(c1 - c0), Int64(i), inp, Int64(i),
             weight.values + c0 * i, Int64(i), accumulator + c0, Int64(o))
-        precondition(status == 0, "dnnl_gemm_u8s8s32 failed with status \(status)")
+        if status != 0 {
+            // oneDNN fails only when it cannot allocate its packing buffers: answer anyway, slowly,
+            // rather than stop the process.
+            integerProductFallback(accumulator, inp, weight, rows: n, columns: c0..<c1)
+        }
         int8Epilogue(out, accumulator, rowScale: rowScale, rowZero: rowZero, weight, bias,
                      rows: n, columns: c0..<c1, epilogue: epilogue)
     }

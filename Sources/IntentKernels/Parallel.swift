@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +38,7 @@ public struct UnsafeSendableBox<T>: @unchecked Sendable {
 public func lowerThreadPriority(by nice: Int32) {
     #if os(Linux)
     guard nice > 0 else { return }
+    loweredLock.withLock { someThreadLowered = true }
     let tid = id_t(intentloop_thread_id())
     if getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid) < nice {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, nice)
@@ -44,3 +46,11 @@ public func lowerThreadPriority(by nice: Int32) {
     _ = intentloop_thread_background()
     #endif
 }
+
+private let loweredLock = NSLock()
+nonisolated(unsafe) private var someThreadLowered = false
+
+/// Whether `lowerThreadPriority` has lowered any thread of this process (background training
+/// ran here): Dispatch's worker threads may then run at idle priority, so latency-critical work
+/// should not spread over them (`parallelRanges`) but stay on its own thread.
+public var dispatchWorkersMayBeLowered: Bool { loweredLock.withLock { someThreadLowered } }

@@ -86,9 +86,10 @@ public struct Encoder: Sendable {
     public var precision: Precision { int8 == nil ? .fp32 : .int8 }
 
     /// Runs the encoder; returns a pointer to the final hidden states [N, C] inside `ws`,
-    /// valid until the workspace's next use.
+    /// valid until the workspace's next use. Element-wise work, attention, the packed and the int8
+    /// kernels split over `threads` (default: OpenBLAS's thread count, which sgemm uses).
     @discardableResult
-    public func forward(_ batch: TokenBatch, workspace ws: EncoderWorkspace) -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: TokenBatch, workspace ws: EncoderWorkspace, threads: Int? = nil) -> UnsafeMutablePointer<Float> {
         ws.prepare(config: config, batch: batch)
         if int8 != nil { ws.prepareInt8(config: config, tokens: batch.tokenCount) }
         let n = batch.tokenCount, b = batch.count
@@ -108,7 +109,7 @@ public struct Encoder: Sendable {
                     typeTable: w.tokenTypeEmbeddings.map { w.pointer($0) }, typeCount: config.typeVocabSize, channels: c
                 )
             }
-            let threads = blasThreads()
+            let threads = max(1, threads ?? blasThreads())
             let probsStarts = ws.probsStarts
             // Element-wise and per-sequence work is split over the same threads as the BLAS.
             func rows(_ body: (Range<Int>) -> Void) { parallelRanges(n, threads: threads, grain: 32, body) }
@@ -164,8 +165,8 @@ public struct Encoder: Sendable {
     }
 
     /// Pooled sentence vectors [B, C] of a batch, L2-normalised when asked.
-    public func embed(_ batch: TokenBatch, pooling: Pooling, normalize: Bool, workspace ws: EncoderWorkspace) -> [Float] {
-        let hidden = forward(batch, workspace: ws)
+    public func embed(_ batch: TokenBatch, pooling: Pooling, normalize: Bool, workspace ws: EncoderWorkspace, threads: Int? = nil) -> [Float] {
+        let hidden = forward(batch, workspace: ws, threads: threads)
         let b = batch.count, c = config.hiddenSize
         var out = [Float](repeating: 0, count: b * c)
         ws.starts.withUnsafeBufferPointer { starts in

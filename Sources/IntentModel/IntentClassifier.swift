@@ -37,24 +37,25 @@ public struct IntentClassifier: Sendable {
     public var labels: [String] { adapter.labels }
 
     /// Logits [B, K] for a batch of texts.
-    public func logits(_ texts: [String], workspace: EncoderWorkspace) -> [Float] {
+    public func logits(_ texts: [String], workspace: EncoderWorkspace, threads: Int? = nil) -> [Float] {
         let p = adapter.parameters
-        let pooled = encoder.embed(tokenizer.encodeBatch(texts), pooling: adapter.pooling, normalize: false, workspace: workspace)
+        let pooled = encoder.embed(tokenizer.encodeBatch(texts), pooling: adapter.pooling, normalize: false, workspace: workspace, threads: threads)
         var logits = [Float](repeating: 0, count: texts.count * p.classes)
         linearForward(&logits, pooled, p.pointer(p.headWeight), p.pointer(p.headBias),
                       rows: texts.count, inFeatures: p.encoder.hiddenSize, outFeatures: p.classes)
         return logits
     }
 
-    /// Predictions for `texts`, `batchSize` at a time.
-    public func predict(_ texts: [String], topK: Int = 5, batchSize: Int = 32, workspace: EncoderWorkspace = EncoderWorkspace()) -> [Prediction] {
+    /// Predictions for `texts`, `batchSize` at a time (`threads`: see `Encoder.forward`).
+    public func predict(_ texts: [String], topK: Int = 5, batchSize: Int = 32, workspace: EncoderWorkspace = EncoderWorkspace(),
+                        threads: Int? = nil) -> [Prediction] {
         let k = adapter.parameters.classes
         var out: [Prediction] = []
         out.reserveCapacity(texts.count)
         var start = 0
         while start < texts.count {
             let chunk = Array(texts[start..<min(start + batchSize, texts.count)])
-            let z = logits(chunk, workspace: workspace)
+            let z = logits(chunk, workspace: workspace, threads: threads)
             var probs = [Float](repeating: 0, count: z.count)
             softmaxForward(&probs, z, rows: chunk.count, classes: k)
             for r in 0..<chunk.count {

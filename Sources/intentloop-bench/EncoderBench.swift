@@ -30,15 +30,18 @@ struct EncoderBench: ParsableCommand {
         var throughput: [String: Any] = [:], sortedThroughput: [String: Any] = [:]
         for size in batchSizes {
             for (order, sorted) in [(texts, false), (byLength, true)] {
-                var times: [Double] = []
+                var times: [Double] = [], cpu: [Double] = []
                 for _ in 0..<repeats {
-                    let t0 = now()
+                    let t0 = now(), c0 = processCPUSeconds()
                     _ = base.embed(order, batchSize: size, workspace: ws)
                     times.append(now() - t0)
+                    cpu.append(processCPUSeconds() - c0)
                 }
                 times.sort()
+                cpu.sort()
                 let median = times[times.count / 2]
-                let entry: [String: Any] = ["utterances_per_s": Double(texts.count) / median, "seconds": median]
+                let entry: [String: Any] = ["utterances_per_s": Double(texts.count) / median, "seconds": median,
+                                            "cpu_ms_per_utterance": cpu[cpu.count / 2] * 1000 / Double(texts.count)]
                 if sorted { sortedThroughput["\(size)"] = entry } else { throughput["\(size)"] = entry }
             }
         }
@@ -47,11 +50,13 @@ struct EncoderBench: ParsableCommand {
             try vectors.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: embeddingsOut))
         }
         var latencies: [Double] = []
+        let latencyCPU0 = processCPUSeconds()
         for text in texts.prefix(latencyCount) {
             let t0 = now()
             _ = base.embed([text], batchSize: 1, workspace: ws)
             latencies.append((now() - t0) * 1000)
         }
+        let latencyCPU = (processCPUSeconds() - latencyCPU0) * 1000 / Double(latencies.count)
         latencies.sort()
         let tokens = texts.map { base.tokenizer.encode($0).count }
         try printJSON([
@@ -63,10 +68,17 @@ struct EncoderBench: ParsableCommand {
             "mean_tokens": Double(tokens.reduce(0, +)) / Double(tokens.count),
             "throughput": throughput, "throughput_length_sorted": sortedThroughput,
             "latency_ms": ["p50": percentile(latencies, 50), "p90": percentile(latencies, 90), "p99": percentile(latencies, 99),
-                           "count": latencies.count],
+                           "count": latencies.count, "cpu_ms_per_utterance": latencyCPU],
             "peak_rss_mib": peakRSSMiB(),
             "blas": blasConfiguration(),
         ])
     }
 }
 extension Precision: ExpressibleByArgument {}
+
+/// CPU time of the whole process (every thread), in seconds.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}

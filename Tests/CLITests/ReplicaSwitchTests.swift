@@ -184,6 +184,9 @@ extension CLITests {
         let banner1 = try #require(waitForLog(log1, containing: "IntentLoop is serving", seconds: 240), "no banner from replica 1: \(logs())")
         let token = try #require(banner1.firstMatch(of: /API client token \(demo-client\): (il_\S+)/)?.1).description
         let old = try #require(banner1.firstMatch(of: /IntentLoop is serving (\S+) at/)?.1).description
+        // serve's default --precision is int8 (fp32 on CPUs without AVX2); the banner says which runs.
+        let inference = PrecisionOptionTests.int8Effective().map { ["\n  inference: \($0)\n"] } ?? ["\n  inference: int8\n", "\n  inference: fp32\n"]
+        #expect(inference.contains { banner1.contains($0) }, "\(banner1)")
         servers.append(try start(["serve", "--port", "\(port2)", "--data-dir", dir.path], log: log2))
         let banner2 = try #require(waitForLog(log2, containing: "IntentLoop is serving", seconds: 120), "no banner from replica 2: \(logs())")
         #expect(banner2.contains("reusing the embedded PostgreSQL that is already running"), "\(banner2)")

@@ -1,5 +1,5 @@
 import Foundation
-import IntentKernels
+@testable import IntentKernels
 import Testing
 
 extension TestRandom {
@@ -339,5 +339,21 @@ struct Int8Shape: Sendable, CustomTestStringConvertible {
         let rel = (num / den).squareRoot()
         print("[int8] \(i)→\(o), weightMax \(Int8Support.weightMax): relative Frobenius error vs fp32 \(rel)")
         #expect(rel < 0.02, "\(i)→\(o): relative Frobenius error \(rel)")
+    }
+}
+
+/// The scalar product used when oneDNN cannot allocate its buffers gives oneDNN's sums exactly.
+@Suite struct Int8FallbackTests {
+    @Test func fallbackEqualsTheLibrary() {
+        var rng = TestRandom(seed: 7)
+        let n = 5, i = 40, o = 72
+        let w = rng.gaussianish(o * i)
+        let weight = w.withUnsafeBufferPointer { QuantizedMatrix($0.baseAddress!, outFeatures: o, inFeatures: i) }
+        let (q, s, z) = quantizeRows(rng.gaussianish(n * i), rows: n, channels: i)
+        var library = [Int32](repeating: 0, count: n * o), fallback = [Int32](repeating: -1, count: n * o)
+        var out = [Float](repeating: 0, count: n * o)
+        int8LinearForward(&out, q, rowScale: s, rowZero: z, weight, nil, accumulator: &library, rows: n)
+        integerProductFallback(&fallback, q, weight, rows: n, columns: 0..<o)
+        #expect(library == fallback)
     }
 }

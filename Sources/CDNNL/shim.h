@@ -23,20 +23,13 @@ static inline int intentloop_gemm_u8s8s32(int64_t m, int64_t n, int64_t k,
 // What the integer GEMM can use on this CPU: 0 = no AVX2 (int8 falls back to fp32),
 // 1 = AVX2 or AVX-512 without VNNI (u8·s8 pairs sum in int16: weights must keep 7 bits),
 // 2 = a VNNI instruction set or AMX (int32 sums: full 8-bit weights).
+// oneDNN's ISA values are bit sets, each containing the ISAs below it: test containment, so that
+// ISAs newer than this header (AVX10, AMX-FP16…) still count.
 static inline int intentloop_int8_level(void) {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    switch (isa) {
-    case dnnl_cpu_isa_avx2:
-    case dnnl_cpu_isa_avx512_mic:
-    case dnnl_cpu_isa_avx512_mic_4ops:
-    case dnnl_cpu_isa_avx512_core:
-        return 1;
-    case dnnl_cpu_isa_avx2_vnni:
-    case dnnl_cpu_isa_avx512_core_vnni:
-    case dnnl_cpu_isa_avx512_core_bf16:
-    case dnnl_cpu_isa_avx512_core_amx:
-        return 2;
-    default:
-        return 0;
-    }
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    unsigned vnni256 = (unsigned)dnnl_cpu_isa_avx2_vnni, vnni512 = (unsigned)dnnl_cpu_isa_avx512_core_vnni;
+    unsigned avx2 = (unsigned)dnnl_cpu_isa_avx2;
+    if ((isa & vnni256) == vnni256 || (isa & vnni512) == vnni512) return 2;
+    if ((isa & avx2) == avx2) return 1;
+    return 0;
 }

@@ -27,37 +27,38 @@ public enum Int8Support {
 }
 
 /// One projection's weight [O, I] (PyTorch layout) in int8, per output channel:
-/// weight[o, k] ≈ scales[o] · values[o, k]. `scaledSums[o] = scales[o] · Σ_k values[o, k]` folds
-/// the activations' zero point into the epilogue. Read-only once built; shared between threads.
+/// weight[o, k] ≈ scales[o] · values[o, k]. `sums[o] = Σ_k values[o, k]` folds the activations'
+/// zero point into the epilogue (in int32, exactly). Read-only once built; shared between threads.
 public final class QuantizedMatrix: @unchecked Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
     public let values: UnsafeMutablePointer<Int8>
     public let scales: UnsafeMutablePointer<Float>
-    public let scaledSums: UnsafeMutablePointer<Float>
+    public let sums: UnsafeMutablePointer<Int32>
 
     /// Quantizes `weight` [O, I]: scale = max |w| / `maxLevel` per row, values rounded to nearest.
+    /// A non-finite weight (a corrupt file) becomes 0 rather than stopping the process.
     public init(_ weight: UnsafePointer<Float>, outFeatures o: Int, inFeatures i: Int, maxLevel: Int = Int8Support.weightMax) {
         precondition(o > 0 && i > 0 && (1...127).contains(maxLevel), "QuantizedMatrix: bad shape [\(o), \(i)] or level \(maxLevel)")
         outFeatures = o
         inFeatures = i
         values = .allocate(capacity: o * i)
         scales = .allocate(capacity: o)
-        scaledSums = .allocate(capacity: o)
+        sums = .allocate(capacity: o)
         for r in 0..<o {
             let row = weight + r * i
             var absMax: Float = 0
-            for k in 0..<i { absMax = max(absMax, abs(row[k])) }
-            let scale = absMax > 0 ? absMax / Float(maxLevel) : 1
-            var sum = 0
+            for k in 0..<i where row[k].isFinite { absMax = max(absMax, abs(row[k])) }
+            let scale = max(absMax / Float(maxLevel), .leastNormalMagnitude)
+            var sum: Int32 = 0
             for k in 0..<i {
-                let q = Int((row[k] / scale).rounded(.toNearestOrEven))
+                let q = row[k].isFinite ? Int((row[k] / scale).rounded(.toNearestOrEven)) : 0
                 let clamped = min(maxLevel, max(-maxLevel, q))
                 values[r * i + k] = Int8(clamped)
-                sum += clamped
+                sum += Int32(clamped)
             }
             scales[r] = scale
-            scaledSums[r] = scale * Float(sum)
+            sums[r] = sum
         }
     }
 
@@ -73,7 +74,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
     deinit {
         values.deallocate()
         scales.deallocate()
-        scaledSums.deallocate()
+        sums.deallocate()
     }
 }
 
@@ -88,8 +89,10 @@ public func quantizeRowsForward(
     for r in 0..<n {
         let x = inp + r * c
         let (lo, hi) = rowRange(x, count: c)
-        let s = hi > lo ? (hi - lo) / 255 : 1
-        let z = (-lo / s).rounded(.toNearestOrEven)
+        var s = hi > lo ? (hi - lo) / 255 : 1
+        if !s.isFinite || s == 0 { s = 1 }  // an infinite or denormal range: garbage in, but no trap
+        var z = (-lo / s).rounded(.toNearestOrEven)
+        z = z.isFinite ? min(max(z, 0), 255) : 0
         scale[r] = s
         zero[r] = z
         quantizeRow(out + r * c, x, count: c, inverseScale: 1 / s, zero: z)
@@ -109,14 +112,16 @@ func integerProductFallback(_ acc: UnsafeMutablePointer<Int32>, _ inp: UnsafePoi
     }
 }
 
-/// y[k] = rowScale · (scales[k] · acc[k] − rowZero · scaledSums[k]) + bias[k] over one row's slice.
+/// y[k] = rowScale · scales[k] · (acc[k] − rowZero · sums[k]) + bias[k] over one row's slice. The
+/// zero-point correction is exact in int32 (|acc|, |z · sum| ≤ 255 · 1,536 · 127 < 2³¹), so no large
+/// float terms cancel.
 @inline(never)
-func dequantizeRow(_ y: UnsafeMutablePointer<Float>, _ acc: UnsafePointer<Int32>, count c: Int, rowScale sr: Float, rowZero zr: Float,
-                   scales: UnsafePointer<Float>, scaledSums: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+func dequantizeRow(_ y: UnsafeMutablePointer<Float>, _ acc: UnsafePointer<Int32>, count c: Int, rowScale sr: Float, rowZero zr: Int32,
+                   scales: UnsafePointer<Float>, sums: UnsafePointer<Int32>, bias: UnsafePointer<Float>?) {
     if let bias {
-        for k in 0..<c { y[k] = sr * (scales[k] * Float(acc[k]) - zr * scaledSums[k]) + bias[k] }
+        for k in 0..<c { y[k] = sr * scales[k] * Float(acc[k] &- zr &* sums[k]) + bias[k] }
     } else {
-        for k in 0..<c { y[k] = sr * (scales[k] * Float(acc[k]) - zr * scaledSums[k]) }
+        for k in 0..<c { y[k] = sr * scales[k] * Float(acc[k] &- zr &* sums[k]) }
     }
 }
 
@@ -210,8 +215,8 @@ private func int8Epilogue(
     let c0 = columns.lowerBound, width = columns.count
     for r in 0..<n {
         let y = out + r * o + c0
-        dequantizeRow(y, acc + r * o + c0, count: width, rowScale: rowScale[r], rowZero: rowZero[r],
-                      scales: weight.scales + c0, scaledSums: weight.scaledSums + c0, bias: bias.map { $0 + c0 })
+        dequantizeRow(y, acc + r * o + c0, count: width, rowScale: rowScale[r], rowZero: Int32(rowZero[r]),
+                      scales: weight.scales + c0, sums: weight.sums + c0, bias: bias.map { $0 + c0 })
         switch epilogue {
         case .none: break
         case .gelu: geluForward(y, y, count: width)

@@ -33,12 +33,15 @@ public struct UnsafeSendableBox<T>: @unchecked Sendable {
 /// SCHED_IDLE policy, so that it runs only when its core has nothing else to run — training beside
 /// the server yields a core to an inference thread at once instead of sharing it by weight (nice
 /// 10 alone measured p99 3.1× idle at 100 predictions/s: results/serve_while_training.md). Once
-/// lowered, a thread stays lowered: only training uses Dispatch's worker threads in the server (the
-/// predictor has threads of its own). A no-op for 0 and elsewhere than Linux.
-public func lowerThreadPriority(by nice: Int32) {
+/// lowered, a thread stays lowered. In the server, training and evaluation lower Dispatch's worker
+/// threads; the predictor has threads of its own and spreads a lone batch over Dispatch's workers
+/// only while none of them was lowered. A no-op for 0 and elsewhere than Linux.
+/// `onDispatchWorker`: the caller is one of Dispatch's worker threads (inside `parallelRanges`),
+/// which latency-critical work may also use: see `dispatchWorkersMayBeLowered`.
+public func lowerThreadPriority(by nice: Int32, onDispatchWorker: Bool = false) {
     #if os(Linux)
     guard nice > 0 else { return }
-    loweredLock.withLock { someThreadLowered = true }
+    if onDispatchWorker { loweredLock.withLock { someThreadLowered = true } }
     let tid = id_t(intentloop_thread_id())
     if getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid) < nice {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, nice)
@@ -50,7 +53,7 @@ public func lowerThreadPriority(by nice: Int32) {
 private let loweredLock = NSLock()
 nonisolated(unsafe) private var someThreadLowered = false
 
-/// Whether `lowerThreadPriority` has lowered any thread of this process (background training
-/// ran here): Dispatch's worker threads may then run at idle priority, so latency-critical work
+/// Whether `lowerThreadPriority` has lowered one of Dispatch's worker threads in this process
+/// (background training or evaluation ran here): Dispatch's worker threads may then run at idle priority, so latency-critical work
 /// should not spread over them (`parallelRanges`) but stay on its own thread.
 public var dispatchWorkersMayBeLowered: Bool { loweredLock.withLock { someThreadLowered } }

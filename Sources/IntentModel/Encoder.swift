@@ -79,7 +79,9 @@ public struct Encoder: Sendable {
                 keepFP32: (Int, ProjectionSite) -> Bool = { _, _ in false }) {
         config = weights.config
         self.weights = weights
-        int8 = precision.effective == .int8 ? Int8Weights(weights, keepFP32: keepFP32) : nil
+        let quantized = precision.effective == .int8 ? Int8Weights(weights, keepFP32: keepFP32) : nil
+        int8 = quantized?.layers.contains { $0.qkv != nil || $0.attentionOutput != nil || $0.intermediate != nil || $0.output != nil } == true
+            ? quantized : nil
     }
 
     /// The precision the forward pass runs at.

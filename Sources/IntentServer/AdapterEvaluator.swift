@@ -62,7 +62,7 @@ final class AdapterEvaluator: @unchecked Sendable {
             defer { out.deallocate() }
             let shared = SendableBuffer(out)
             parallelRanges(texts.count, threads: threads, grain: 64) { range in
-                lowerThreadPriority(by: 10)  // Dispatch's worker: background, like training's
+                lowerThreadPriority(by: 10, onDispatchWorker: true)  // background, like training's
                 let predictions = model.classifier.predict(Array(texts[range]), topK: 1, batchSize: 64)
                 for (i, p) in zip(range, predictions) { shared.buffer[i] = p.intent }
             }

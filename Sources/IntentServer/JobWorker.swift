@@ -30,6 +30,9 @@ public struct WorkerSettings: Sendable {
     }()
     /// Share of reviewed utterances kept for evaluation (never trained on), in percent.
     public var evaluationPercent = 20
+    /// The arithmetic a job evaluates the candidate and its parent in (their outcomes are the
+    /// gate's offline evidence): the replicas' serving precision, so the gate judges what is served.
+    public var precision: Precision = .fp32
     public init() {}
 }
 

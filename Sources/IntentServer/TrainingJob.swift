@@ -76,7 +76,7 @@ struct TrainingJob {
         ])
 
         control.setProgress(JobProgress(phase: "training"))
-        let options = settings.training, base = base, reference = parent
+        let options = settings.training, base = base, reference = parent, precision = settings.precision
         let trained = try await onDedicatedThread(name: "intentloop.job") { () throws -> (metrics: [String: String], files: [String: Data], outcomes: Outcomes) in
             lowerThreadPriority(by: options.niceness)
             let report = try Trainer(base: base, options: options).train(
@@ -90,7 +90,8 @@ struct TrainingJob {
                 },
                 shouldStop: control.stopReason)
             control.setProgress(JobProgress(phase: "evaluating"))
-            var (metrics, outcomes) = Self.evaluate(report.adapter, reference: reference, dataset: dataset, base: base)
+            var (metrics, outcomes) = Self.evaluate(report.adapter, reference: reference, dataset: dataset, base: base, precision: precision)
+            metrics["inference_precision"] = precision.effective.rawValue
             metrics["training_seconds"] = String(format: "%.1f", report.probeSeconds + report.trainingSeconds)
             metrics["examples_per_s"] = String(format: "%.1f", report.examplesPerSecond)
             metrics["epochs_run"] = "\(report.history.count)"
@@ -117,11 +118,12 @@ struct TrainingJob {
 
     /// Accuracy and macro-F1 of the new adapter, and of its parent on the same utterances; and
     /// what each predicted for every item (stored for the gate's paired tests).
-    static func evaluate(_ adapter: Adapter, reference: Adapter?, dataset: AssembledDataset, base: BaseModel) -> ([String: String], Outcomes) {
+    static func evaluate(_ adapter: Adapter, reference: Adapter?, dataset: AssembledDataset, base: BaseModel,
+                         precision: Precision) -> ([String: String], Outcomes) {
         var metrics: [String: String] = ["evaluation_pool_size": "\(dataset.evaluation.count)", "golden_size": "\(dataset.golden.count)"]
         var outcomes: Outcomes = ([], [])
-        let candidate = try? IntentClassifier(base: base, adapter: adapter)
-        let parent = reference.flatMap { try? IntentClassifier(base: base, adapter: $0) }
+        let candidate = try? IntentClassifier(base: base, adapter: adapter, precision: precision)
+        let parent = reference.flatMap { try? IntentClassifier(base: base, adapter: $0, precision: precision) }
         for (source, examples) in [(AdapterOutcome.Source.evaluationPool, dataset.evaluation), (.golden, dataset.golden)] where !examples.isEmpty {
             let name = source.rawValue
             func run(_ classifier: IntentClassifier) -> (Evaluation, [AdapterOutcome]) {

@@ -50,7 +50,7 @@ extension Trainer {
             let out = UnsafeSendableBox(lossBuffer.baseAddress!)
             parallelRanges(workers, threads: workers) { range in
                 for w in range {
-                    lowerThreadPriority(by: options.niceness)
+                    lowerThreadPriority(by: options.niceness, onDispatchWorker: true)
                     let share = Array(items[cuts[w]..<cuts[w + 1]])
                     guard !share.isEmpty else { models[w].grads.zero(); continue }
                     out.value[w] = trainStep(model: models[w], items: share, classWeights: classWeights, ceTotal: ceTotal, pairTotal: pairTotal)
@@ -123,7 +123,7 @@ extension Trainer {
             let target = UnsafeSendableBox(out.baseAddress!)
             parallelRanges(workers, threads: workers) { range in
                 for w in range {
-                    lowerThreadPriority(by: o.niceness)
+                    lowerThreadPriority(by: o.niceness, onDispatchWorker: true)
                     let ws = EncoderWorkspace()
                     for i in stride(from: w, to: chunks.count, by: workers) where shouldStop?() == nil {
                         let start = chunks[i]

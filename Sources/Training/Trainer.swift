@@ -193,7 +193,8 @@ public final class Trainer {
             var record = EpochRecord(epoch: epoch, meanLoss: Float(lossSum / Double(order.count)), validationAccuracy: nil, seconds: now() - epochStart)
             lastGood = adapter(params.copy())
             if !validation.isEmpty {
-                let classifier = try? IntentClassifier(base: base, adapter: lastGood)
+                // Early stopping compares epochs with each other, in fp32 like the training itself.
+                let classifier = try? IntentClassifier(base: base, adapter: lastGood, precision: .fp32)
                 let accuracy = classifier.map { Evaluation(classifier: $0, examples: validation).accuracy } ?? 0
                 record.validationAccuracy = accuracy
                 if best == nil || accuracy > best!.accuracy { best = (accuracy, epoch, params.copy()) }

@@ -74,7 +74,7 @@ struct EncoderBench: ParsableCommand {
         ])
     }
 }
-extension Precision: ExpressibleByArgument {}
+extension Precision: @retroactive ExpressibleByArgument {}
 
 /// CPU time of the whole process (every thread), in seconds.
 func processCPUSeconds() -> Double {

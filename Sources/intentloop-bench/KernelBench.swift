@@ -23,7 +23,7 @@ struct KernelBench: ParsableCommand {
                     return p
                 }
                 let x = FloatBuffer((0..<(n * i)).map { _ in Float.random(in: -1...1) })
-                let bias = FloatBuffer(count: o), y = FloatBuffer(count: n * o), y2 = FloatBuffer(count: n * o)
+                let bias = FloatBuffer(count: o), y = FloatBuffer(count: n * o), y2 = FloatBuffer(count: n * o), y3 = FloatBuffer(count: n * o)
                 func time(_ body: (Int) -> Void) -> Double {
                     var best = Double.infinity
                     for _ in 0..<20 {
@@ -34,7 +34,7 @@ struct KernelBench: ParsableCommand {
                     return best
                 }
                 let blas = time { l in linearForward(y.pointer, x.pointer, weights[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o) }
-                let mine = time { l in packedLinearForward(y.pointer, x.pointer, packed: packed[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o, threads: threads) }
+                let mine = time { l in packedLinearForward(y3.pointer, x.pointer, packed: packed[l].pointer, bias.pointer, rows: n, inFeatures: i, outFeatures: o, threads: threads) }
                 let quantized = weights.map { QuantizedMatrix($0.pointer, outFeatures: o, inFeatures: i) }
                 let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: n * i), acc = UnsafeMutablePointer<Int32>.allocate(capacity: n * o)
                 let scale = FloatBuffer(count: n), zero = FloatBuffer(count: n)
@@ -46,10 +46,12 @@ struct KernelBench: ParsableCommand {
                                       accumulator: acc, rows: n, threads: threads)
                 }
                 let diff = zip(y.array, y2.array).map { abs($0 - $1) }.max() ?? 0
+                let packedDiff = zip(y.array, y3.array).map { abs($0 - $1) }.max() ?? 0
                 let flop = 2.0 * Double(n * i * o)
                 results.append(["rows": n, "in": i, "out": o, "sgemm_us": blas * 1e6, "packed_us": mine * 1e6,
                                 "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "int8_us": int8 * 1e6,
-                                "int8_quantize_us": quantize * 1e6, "int8_gops": flop / int8 / 1e9, "int8_max_abs_diff": diff])
+                                "int8_quantize_us": quantize * 1e6, "int8_gops": flop / int8 / 1e9, "int8_max_abs_diff": diff,
+                                "max_abs_diff": packedDiff])
             }
         }
         try printJSON(["threads": threads, "results": results])

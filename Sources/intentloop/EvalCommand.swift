@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
         if json {
             let object: [String: Any] = [
                 "accuracy": e.accuracy, "macro_f1": e.macroF1, "count": e.count, "seconds": seconds,
-                "precision": classifier.encoder.precision.rawValue,
+                "inference_precision": classifier.encoder.precision.rawValue,
                 "per_intent": e.perIntent.map { ["intent": $0.intent, "precision": $0.precision, "recall": $0.recall, "f1": $0.f1, "support": $0.support] },
                 "confusions": e.confusions.prefix(confusions).map { ["expected": $0.expected, "predicted": $0.predicted, "count": $0.count] },
             ]

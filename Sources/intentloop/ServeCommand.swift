@@ -56,7 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
         // core and training runs data parallel, each thread with its own single-threaded BLAS.
         setBLASThreads(1)
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let workerSettings = jobs.settings(defaultThreads: max(1, cores / 2)), runWorker = !noWorker, runScheduler = !noScheduler
+        var jobSettings = jobs.settings(defaultThreads: max(1, cores / 2))
+        jobSettings.precision = precision.effective  // the gate's offline evidence in the served arithmetic
+        let workerSettings = jobSettings, runWorker = !noWorker, runScheduler = !noScheduler
         let scheduleSettings = try scheduleOptions.settings()
         let firstThreads = threads ?? cores
         let base: BaseModel

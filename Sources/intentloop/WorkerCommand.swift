@@ -18,6 +18,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: [.customLong("base-model"), .customLong("model")], help: "Base model directory. Default: the cached all-MiniLM-L6-v2.")
     var baseModel: String?
     @OptionGroup(title: "Training jobs") var jobs: WorkerOptions
+    @OptionGroup var precision: PrecisionOption
 
     func run() async throws {
         let logger = commandLogger("intentloop.worker")
@@ -28,6 +29,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         var settings = jobs.settings(defaultThreads: ProcessInfo.processInfo.activeProcessorCount)
         settings.training.niceness = 0  // a worker of its own has the machine to itself
+        settings.precision = precision.precision.effective  // evaluate candidates as the replicas serve them
         let (embedded, endpoint, location) = try await database.server(logger: logger)
         let clientConfiguration = endpoint.clientConfiguration
         let pool = DatabasePool(logger: logger) { PostgresClient(configuration: clientConfiguration, backgroundLogger: logger) }

@@ -175,8 +175,8 @@ import Testing
         try #require(Self.baseModelExists, "the base model (ops/setup) is missing")
         let fp32 = try evaluate(precision: "fp32")
         let int8 = try evaluate(precision: "int8")
-        #expect(fp32["precision"] as? String == "fp32", "\(fp32["precision"] ?? "no precision key")")
-        #expect(int8["precision"] as? String == Self.int8Effective(Self.unlimited), "\(int8["precision"] ?? "no precision key"), AVX2: \(Self.cpuHasAVX2)")
+        #expect(fp32["inference_precision"] as? String == "fp32", "\(fp32["inference_precision"] ?? "no precision key")")
+        #expect(int8["inference_precision"] as? String == Self.int8Effective(Self.unlimited), "\(int8["inference_precision"] ?? "no precision key"), AVX2: \(Self.cpuHasAVX2)")
         #expect(fp32["count"] as? Int == Self.evaluation.count && int8["count"] as? Int == Self.evaluation.count)
         let a32 = try #require(fp32["accuracy"] as? Double), a8 = try #require(int8["accuracy"] as? Double)
         #expect(a32 >= 0.8, "fp32 accuracy \(a32): the adapter did not learn the three intents")
@@ -187,7 +187,7 @@ import Testing
         let fixture = try Self.adapter.get()
         let plain = try cli.run(["eval", "--json", "--adapter", fixture.adapter, "--data", fixture.data], environment: Self.unlimited)
         let object = try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any]
-        #expect(object?["precision"] as? String == Self.int8Effective(Self.unlimited), "\(plain.stdout.prefix(200)) \(plain.stderr)")
+        #expect(object?["inference_precision"] as? String == Self.int8Effective(Self.unlimited), "\(plain.stdout.prefix(200)) \(plain.stderr)")
         let text = try cli.run(["eval", "--precision", "fp32", "--adapter", fixture.adapter, "--data", fixture.data], environment: Self.unlimited)
         #expect(text.status == 0 && text.stdout.split(separator: "\n").first?.hasSuffix(", fp32)") == true, "\(text.stdout.prefix(200))")
     }
@@ -228,6 +228,6 @@ import Testing
         let int8 = try embed(Self.texts, precision: "int8", environment: noAVX2)
         #expect(int8 == fp32, "int8 without AVX2 must run (bit-identical) fp32")
         let report = try evaluate(precision: "int8", environment: noAVX2)
-        #expect(report["precision"] as? String == "fp32", "\(report["precision"] ?? "no precision key")")
+        #expect(report["inference_precision"] as? String == "fp32", "\(report["inference_precision"] ?? "no precision key")")
     }
 }

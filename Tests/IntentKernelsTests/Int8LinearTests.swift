@@ -187,12 +187,12 @@ struct Int8Shape: Sendable, CustomTestStringConvertible {
             if !rowIsZero { #expect(largest == maxLevel, "row \(r): largest |value| \(largest), not \(maxLevel)") }
             let bound = scale * 0.5 * (1 + 1e-4)
             #expect(worst <= bound, "row \(r): max |w − dequantized| \(worst), bound \(bound)")
-            #expect(m.scaledSums[r] == scale * Float(sum), "row \(r): scaledSums \(m.scaledSums[r]) vs \(scale * Float(sum))")
+            #expect(Int(m.sums[r]) == Int(sum), "row \(r): sums \(m.sums[r]) vs \(sum)")
         }
         // The all-zero row: zeros throughout and a finite scale.
         #expect((0..<i).allSatisfy { m.values[5 * i + $0] == 0 })
         #expect(deq[(5 * i)..<(6 * i)].allSatisfy { $0 == 0 })
-        #expect(m.scaledSums[5] == 0)
+        #expect(m.sums[5] == 0)
     }
 
     @Test func defaultLevelIsTheCPUsWeightMax() {

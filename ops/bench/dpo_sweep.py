@@ -35,7 +35,7 @@ def write_jsonl(path, rows):
 
 
 def predict(adapter, texts):
-    out, _ = run([args.intentloop, "predict", "--adapter", adapter, "--top-k", 1, *texts])
+    out, _ = run([args.intentloop, "predict", "--adapter", adapter, "--top-k", 1, "--precision", "fp32", *texts])
     return [json.loads(l)["intent"] for l in out.splitlines()]
 
 

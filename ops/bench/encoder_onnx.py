@@ -2,11 +2,12 @@
 """ONNX Runtime side of ops/bench/encoder: the same texts and measurements as encoder_torch.py,
 in fp32 and with dynamic int8 quantization, 2 threads.
 
-Usage: encoder_onnx.py DATA#split MODEL_DIR WORK_DIR {fp32,int8}
-The model is exported once with torch.onnx (opset 17, dynamic batch and sequence axes) into
-WORK_DIR/model-fp32.onnx, and quantized once with onnxruntime.quantization.quantize_dynamic
+Usage: encoder_onnx.py DATA#split MODEL_DIR WORK_DIR {prepare,fp32,int8}
+`prepare` exports the model once with torch.onnx (opset 17, dynamic batch and sequence axes) into
+WORK_DIR/model-fp32.onnx and quantizes it once with onnxruntime.quantization.quantize_dynamic
 (QInt8 weights, ONNX Runtime's defaults: what its documentation and sentence-transformers'
-efficiency guide use) into WORK_DIR/model-int8.onnx. Batches are tokenised with the model's fast
+efficiency guide use; without VNNI its u8·s8 products can saturate, which IntentLoop avoids with 7-bit
+weights) into WORK_DIR/model-int8.onnx. Batches are tokenised with the model's fast
 tokenizer and padded to their own longest sequence, as in the PyTorch run; mean pooling in numpy.
 Prints one JSON object."""
 import json, os, resource, statistics, sys, time
@@ -45,11 +46,14 @@ def export():
                           dynamic_axes=axes, opset_version=17, dynamo=False)
 
 
-if not os.path.exists(fp32_path):
-    export()
-if precision == "int8" and not os.path.exists(int8_path):
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8)
+if precision == "prepare":
+    # A separate process, so that the export's memory does not count in a measured run's peak RSS.
+    if not os.path.exists(fp32_path):
+        export()
+    if not os.path.exists(int8_path):
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8)
+    sys.exit(0)
 
 import onnxruntime as ort
 from transformers import AutoTokenizer
@@ -96,7 +100,8 @@ for t in texts[:latency_count]:
 lat.sort()
 q = lambda p: lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
 # Embeddings of the first 1,000 texts, for the cosine against fp32 in the report.
-vectors = np.concatenate([embed(texts[i:i + 64]) for i in range(0, min(1000, len(texts)), 64)])
+first = texts[:1000]
+vectors = np.concatenate([embed(first[i:i + 64]) for i in range(0, len(first), 64)])
 np.save(os.path.join(work, f"embeddings-{precision}.npy"), vectors)
 print(json.dumps({
     "implementation": f"ONNX Runtime {ort.__version__} {precision}" + (" (quantize_dynamic, QInt8)" if precision == "int8" else ""),

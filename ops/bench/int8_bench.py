@@ -52,7 +52,7 @@ if args.only and prev.exists():
 for key, name, train, test in datasets():
     if args.only and key not in args.only:
         continue
-    adapter = WORK / f"{key}-adapter"
+    adapter = WORK / f"{key}-adapter" if args.epochs == 2 else WORK / f"{key}-adapter-e{args.epochs}"  # one folder per recipe
     train_file, test_file = write_jsonl(WORK / f"{key}_train.jsonl", train), write_jsonl(WORK / f"{key}_test.jsonl", test)
     recipe = ["--epochs", args.epochs, "--targets", TARGETS, "--seed", 42]
     if not (adapter / "adapter_model.safetensors").exists():
@@ -62,7 +62,7 @@ for key, name, train, test in datasets():
     for precision in ("fp32", "int8"):
         p = run([intentloop, "eval", "--adapter", adapter, "--data", test_file, "--json", "--threads", 2, "--precision", precision])
         e = json.loads(p.stdout)
-        evals[precision] = {k: e[k] for k in ("accuracy", "macro_f1", "count", "seconds", "precision")}
+        evals[precision] = {k: e[k] for k in ("accuracy", "macro_f1", "count", "seconds", "inference_precision")}
     layers = json.loads(run([bench, "int8-layers", "--adapter", adapter, "--data", test_file, "--threads", 2]).stdout)
     delta = (evals["int8"]["accuracy"] - evals["fp32"]["accuracy"]) * 100
     results["datasets"][key] = {"name": name, "train": len(train), "test": len(test), "recipe": " ".join(map(str, recipe)),

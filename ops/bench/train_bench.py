@@ -42,7 +42,7 @@ def swift_train(data, out, extra=()):
 
 
 def swift_eval(adapter, data):
-    p, _ = run([args.intentloop, "eval", "--adapter", adapter, "--data", data, "--json"])
+    p, _ = run([args.intentloop, "eval", "--adapter", adapter, "--data", data, "--json", "--precision", "fp32"])
     d = json.loads(p.stdout)
     return {"accuracy": d["accuracy"], "macro_f1": d["macro_f1"]}
 
@@ -97,7 +97,7 @@ if not args.only or "dpo" in args.only:
     start = WORK / "dpo-start"
     swift_train(sub, start, ["--epochs", 5, "--lr", args.lr])
     held = clinc["val"]
-    p, _ = run([args.intentloop, "predict", "--adapter", start, "--top-k", 1, *[t for t, _ in held]])
+    p, _ = run([args.intentloop, "predict", "--adapter", start, "--top-k", 1, "--precision", "fp32", *[t for t, _ in held]])
     preds = [json.loads(l)["intent"] for l in p.stdout.splitlines()]
     errors = [(t, gold, pred) for (t, gold), pred in zip(held, preds) if pred != gold]
     pairs = WORK / "dpo_pairs.jsonl"

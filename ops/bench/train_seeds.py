@@ -35,7 +35,7 @@ def run(cmd):
 def swift_predictions(adapter):
     out = []
     for i in range(0, len(texts), 500):
-        p = run([args.intentloop, "predict", "--adapter", adapter, "--top-k", 1, *texts[i:i + 500]])
+        p = run([args.intentloop, "predict", "--adapter", adapter, "--top-k", 1, "--precision", "fp32", *texts[i:i + 500]])
         out += [json.loads(l)["intent"] for l in p.stdout.splitlines()]
     return out
 

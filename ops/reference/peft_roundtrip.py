@@ -28,7 +28,7 @@ def python_predict(adapter_dir):
 
 
 def swift_predict(adapter_dir):
-    p = subprocess.run([BIN, "predict", "--adapter", str(adapter_dir), "--top-k", "1", *texts], capture_output=True, text=True, check=True)
+    p = subprocess.run([BIN, "predict", "--adapter", str(adapter_dir), "--top-k", "1", "--precision", "fp32", *texts], capture_output=True, text=True, check=True)
     return [(d["intent"], d["confidence"]) for d in map(json.loads, p.stdout.splitlines())]
 
 

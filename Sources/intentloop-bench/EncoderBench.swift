@@ -74,7 +74,7 @@ struct EncoderBench: ParsableCommand {
         ])
     }
 }
-extension Precision: @retroactive ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 
 /// CPU time of the whole process (every thread), in seconds.
 func processCPUSeconds() -> Double {

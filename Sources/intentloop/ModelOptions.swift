@@ -31,7 +31,7 @@ struct PrecisionOption: ParsableArguments {
     var precision: Precision = .defaultServing
 }
 
-extension Precision: @retroactive ExpressibleByArgument {
+extension Precision: ExpressibleByArgument {
     /// What `serve`, `eval`, `predict` and `embed` run unless told otherwise (results/int8.md).
     static let defaultServing: Precision = .int8
 }

@@ -40,17 +40,24 @@ struct KernelBench: ParsableCommand {
                 let scale = FloatBuffer(count: n), zero = FloatBuffer(count: n)
                 defer { xq.deallocate(); acc.deallocate() }
                 let quantize = time { _ in quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i) }
-                let int8 = time { l in
-                    quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i)
-                    int8LinearForward(y2.pointer, xq, rowScale: scale.pointer, rowZero: zero.pointer, quantized[l], bias.pointer,
-                                      accumulator: acc, rows: n, threads: threads)
+                func int8(_ kernel: Int8Kernel) -> Double {
+                    time { l in
+                        quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i)
+                        int8LinearForward(y2.pointer, xq, rowScale: scale.pointer, rowZero: zero.pointer, quantized[l], bias.pointer,
+                                          accumulator: acc, rows: n, threads: threads, kernel: kernel)
+                    }
                 }
+                let fewRows = int8(.fewRows)
+                let fewRowsOut = y2.array
+                let library = int8(.library)
+                let kernelDiff = zip(fewRowsOut, y2.array).map { abs($0 - $1) }.max() ?? 0
                 let diff = zip(y.array, y2.array).map { abs($0 - $1) }.max() ?? 0
                 let packedDiff = zip(y.array, y3.array).map { abs($0 - $1) }.max() ?? 0
                 let flop = 2.0 * Double(n * i * o)
                 results.append(["rows": n, "in": i, "out": o, "sgemm_us": blas * 1e6, "packed_us": mine * 1e6,
-                                "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "int8_us": int8 * 1e6,
-                                "int8_quantize_us": quantize * 1e6, "int8_gops": flop / int8 / 1e9, "int8_max_abs_diff": diff,
+                                "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "int8_onednn_us": library * 1e6, "int8_few_rows_us": fewRows * 1e6,
+                                "int8_quantize_us": quantize * 1e6, "int8_onednn_gops": flop / library / 1e9, "int8_few_rows_gops": flop / fewRows / 1e9,
+                                "int8_max_abs_diff": diff, "int8_kernels_max_abs_diff": kernelDiff,
                                 "max_abs_diff": packedDiff])
             }
         }

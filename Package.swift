@@ -51,9 +51,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // oneDNN's integer GEMM for the int8 inference path (Debian: libdnnl-dev).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        // A few-rows int8 GEMM over load-time-packed weights (AVX2 intrinsics: Swift has no vpmaddubsw).
-        .target(name: "CInt8Small", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "IntentKernels", dependencies: ["CBLAS", "CDNNL", "CInt8Small"], swiftSettings: kernelSettings),
+        .target(name: "IntentKernels", dependencies: ["CBLAS", "CDNNL"], swiftSettings: kernelSettings),
         .target(name: "Tokenization", swiftSettings: kernelSettings),
         .target(name: "IntentModel", dependencies: ["IntentKernels", "Tokenization", "CBLAS"], swiftSettings: kernelSettings),
         .target(name: "Training", dependencies: ["IntentModel", "IntentKernels", "IntentData", "Tokenization"], swiftSettings: kernelSettings),

@@ -1,5 +1,4 @@
 import CDNNL
-import CInt8Small
 
 // Integer inference kernels: a fully connected layer with int8 weights (symmetric, per output
 // channel, quantized once at load) and uint8 activations (asymmetric, per row, quantized at run
@@ -25,11 +24,6 @@ public enum Int8Support {
 
     /// Largest weight magnitude that cannot saturate on this CPU.
     public static var weightMax: Int { level == .vnni ? 127 : 63 }
-
-    /// Below this many rows, `int8LinearForward` uses the few-rows kernel over a load-time-packed
-    /// weight (CInt8Small) where the weight has one (7-bit weights); at and above it, oneDNN
-    /// (`intentloop-bench linear`: results/linear-int8.md).
-    public static let smallRowsLimit = 64
 }
 
 /// One projection's weight [O, I] (PyTorch layout) in int8, per output channel:
@@ -41,8 +35,6 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let values: UnsafeMutablePointer<Int8>
     public let scales: UnsafeMutablePointer<Float>
     public let sums: UnsafeMutablePointer<Int32>
-    /// The values re-laid for the few-rows kernel (`intentloop_small_pack`), when |values| ≤ 63.
-    public let smallPacked: UnsafeMutablePointer<Int8>?
 
     /// Quantizes `weight` [O, I]: scale = max |w| / `maxLevel` per row, values rounded to nearest.
     /// A non-finite weight (a corrupt file) becomes 0 rather than stopping the process.
@@ -68,13 +60,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
             scales[r] = scale
             sums[r] = sum
         }
-        if maxLevel <= 63 && Int8Support.level != .unavailable {
-            let packed = UnsafeMutablePointer<Int8>.allocate(capacity: Int(intentloop_small_packed_size(Int64(o), Int64(i))))
-            intentloop_small_pack(packed, values, Int64(o), Int64(i))
-            smallPacked = packed
-        } else {
-            smallPacked = nil
-        }
+
     }
 
     /// The weight as it is used: scales[o] · values[o, k] (for tests and per-layer error reports).
@@ -90,7 +76,6 @@ public final class QuantizedMatrix: @unchecked Sendable {
         values.deallocate()
         scales.deallocate()
         sums.deallocate()
-        smallPacked?.deallocate()
     }
 }
 
@@ -182,16 +167,6 @@ func quantizeRow(_ y: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, co
     }
 }
 
-/// Which integer product `int8LinearForward` uses (benchmarks force one; serving uses `.automatic`).
-public enum Int8Kernel: Sendable {
-    /// The few-rows kernel below `Int8Support.smallRowsLimit` rows when the weight has a packed copy.
-    case automatic
-    /// oneDNN whatever the row count.
-    case library
-    /// The few-rows kernel whatever the row count (when the weight has a packed copy).
-    case fewRows
-}
-
 /// What `int8LinearForward` does to its output after the bias, while the block is in cache.
 public enum Int8Epilogue {
     case none
@@ -209,24 +184,11 @@ public func int8LinearForward(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<UInt8>,
     rowScale: UnsafePointer<Float>, rowZero: UnsafePointer<Float>,
     _ weight: QuantizedMatrix, _ bias: UnsafePointer<Float>?, accumulator: UnsafeMutablePointer<Int32>,
-    rows n: Int, epilogue: Int8Epilogue = .none, threads: Int = 1, kernel: Int8Kernel = .automatic
+    rows n: Int, epilogue: Int8Epilogue = .none, threads: Int = 1
 ) {
     let i = weight.inFeatures, o = weight.outFeatures
     precondition(n >= 0, "int8LinearForward: negative row count")
     guard n > 0 else { return }
-    let fewRows = kernel == .fewRows || (kernel == .automatic && n < Int8Support.smallRowsLimit)
-    if fewRows, let packed = weight.smallPacked {
-        // Tiles of 16 columns; a worker gets at least ~64k multiply-adds.
-        let tiles = (o + 15) / 16
-        parallelRanges(tiles, threads: threads, grain: max(1, 65_536 / (n * i * 16))) { range in
-            let c0 = range.lowerBound * 16, c1 = min(o, range.upperBound * 16)
-            let status = intentloop_small_gemm(accumulator, Int64(o), inp, Int64(i), packed, Int64(n), Int64(o), Int64(i),
-                                               Int64(range.lowerBound), Int64(range.upperBound))
-            if status != 0 { integerProductFallback(accumulator, inp, weight, rows: n, columns: c0..<c1) }
-            int8Epilogue(out, accumulator, rowScale: rowScale, rowZero: rowZero, weight, bias, rows: n, columns: c0..<c1, epilogue: epilogue)
-        }
-        return
-    }
     // Slices of 64 columns: whole cache lines of output, and enough work per call at 1 row.
     let slice = 64
     let slices = (o + slice - 1) / slice

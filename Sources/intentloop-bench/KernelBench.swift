@@ -40,24 +40,17 @@ struct KernelBench: ParsableCommand {
                 let scale = FloatBuffer(count: n), zero = FloatBuffer(count: n)
                 defer { xq.deallocate(); acc.deallocate() }
                 let quantize = time { _ in quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i) }
-                func int8(_ kernel: Int8Kernel) -> Double {
-                    time { l in
-                        quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i)
-                        int8LinearForward(y2.pointer, xq, rowScale: scale.pointer, rowZero: zero.pointer, quantized[l], bias.pointer,
-                                          accumulator: acc, rows: n, threads: threads, kernel: kernel)
-                    }
+                let library = time { l in
+                    quantizeRowsForward(xq, scale: scale.pointer, zero: zero.pointer, x.pointer, rows: n, channels: i)
+                    int8LinearForward(y2.pointer, xq, rowScale: scale.pointer, rowZero: zero.pointer, quantized[l], bias.pointer,
+                                      accumulator: acc, rows: n, threads: threads)
                 }
-                let fewRows = int8(.fewRows)
-                let fewRowsOut = y2.array
-                let library = int8(.library)
-                let kernelDiff = zip(fewRowsOut, y2.array).map { abs($0 - $1) }.max() ?? 0
                 let diff = zip(y.array, y2.array).map { abs($0 - $1) }.max() ?? 0
                 let packedDiff = zip(y.array, y3.array).map { abs($0 - $1) }.max() ?? 0
                 let flop = 2.0 * Double(n * i * o)
                 results.append(["rows": n, "in": i, "out": o, "sgemm_us": blas * 1e6, "packed_us": mine * 1e6,
-                                "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "int8_onednn_us": library * 1e6, "int8_few_rows_us": fewRows * 1e6,
-                                "int8_quantize_us": quantize * 1e6, "int8_onednn_gops": flop / library / 1e9, "int8_few_rows_gops": flop / fewRows / 1e9,
-                                "int8_max_abs_diff": diff, "int8_kernels_max_abs_diff": kernelDiff,
+                                "sgemm_gflops": flop / blas / 1e9, "packed_gflops": flop / mine / 1e9, "int8_onednn_us": library * 1e6,
+                                "int8_quantize_us": quantize * 1e6, "int8_onednn_gops": flop / library / 1e9, "int8_max_abs_diff": diff,
                                 "max_abs_diff": packedDiff])
             }
         }

@@ -127,3 +127,27 @@ import Tokenization
         }
     }
 }
+
+/// Hostile inputs through the int8 encoder: a 10 MB text (truncated to the model's 256 tokens),
+/// NUL, combining marks and emoji, a full batch of maximum-length texts, and threads 1 vs 2.
+@Suite struct Int8HostileInputTests {
+    @Test func longAndStrangeTextsStayFiniteAndClose() throws {
+        let base = try Int8EncoderTests.model.get()
+        let quantized = try Int8EncoderTests.int8Model.get()
+        let huge = String(repeating: "refund my card please ", count: 10 * 1024 * 1024 / 22)
+        let texts = [huge, "\u{0}\u{0}", "e\u{301}\u{301}\u{301} cafe\u{301} 👩‍👩‍👧 ok", String(repeating: "\u{301}", count: 5000)]
+            + Array(repeating: String(repeating: "word ", count: 400), count: 32)
+        let batch = base.tokenizer.encodeBatch(texts)
+        #expect(batch.length(0) == base.tokenizer.maxLength)
+        let c = base.encoder.config.hiddenSize
+        let reference = base.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace())
+        let one = quantized.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace(), threads: 1)
+        let two = quantized.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace(), threads: 2)
+        #expect(one.allSatisfy(\.isFinite))
+        #expect(one == two, "threads 1 and 2 differ")
+        for s in texts.indices {
+            let cosine = (0..<c).reduce(Float(0)) { $0 + one[s * c + $1] * reference[s * c + $1] }
+            #expect(cosine >= 0.98, "text \(s): cosine \(cosine)")
+        }
+    }
+}

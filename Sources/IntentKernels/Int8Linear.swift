@@ -114,8 +114,8 @@ func integerProductFallback(_ acc: UnsafeMutablePointer<Int32>, _ inp: UnsafePoi
 }
 
 /// y[k] = rowScale · scales[k] · (acc[k] − rowZero · sums[k]) + bias[k] over one row's slice. The
-/// zero-point correction is exact in int32 (|acc|, |z · sum| ≤ 255 · 1,536 · 127 < 2³¹), so no large
-/// float terms cancel.
+/// zero-point correction is exact in int32 (|acc − z · sum| ≤ 2 · 255 · 127 · K < 2³¹ for K up to
+/// 33,000 inputs; MiniLM's widest is 1,536), so no large float terms cancel.
 @inline(never)
 func dequantizeRow(_ y: UnsafeMutablePointer<Float>, _ acc: UnsafePointer<Int32>, count c: Int, rowScale sr: Float, rowZero zr: Int32,
                    scales: UnsafePointer<Float>, sums: UnsafePointer<Int32>, bias: UnsafePointer<Float>?) {

@@ -50,7 +50,12 @@ struct Int8LayersBench: ParsableCommand {
             }
             if reference.isEmpty { reference = pooled }
             let c = base.encoder.config.hiddenSize
-            let cosines = (0..<texts.count).map { i in (0..<c).reduce(Float(0)) { $0 + pooled[i * c + $1] * reference[i * c + $1] } }
+            // Both are L2-normalised: the cosine is the dot product.
+            let cosines = pooled.withUnsafeBufferPointer { p in
+                reference.withUnsafeBufferPointer { r in
+                    (0..<texts.count).map { i in dot(p.baseAddress! + i * c, r.baseAddress! + i * c, count: c) }
+                }
+            }
             rows.append([
                 "variant": name, "precision": classifier.encoder.precision.rawValue, "accuracy": e.accuracy, "macro_f1": e.macroF1,
                 "cosine_mean": Double(cosines.reduce(0, +)) / Double(cosines.count), "cosine_min": Double(cosines.min() ?? 1),

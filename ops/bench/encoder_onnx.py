@@ -10,14 +10,13 @@ efficiency guide use; without VNNI its u8·s8 products can saturate, which Inten
 weights) into WORK_DIR/model-int8.onnx. Batches are tokenised with the model's fast
 tokenizer and padded to their own longest sequence, as in the PyTorch run; mean pooling in numpy.
 Prints one JSON object."""
-import json, os, resource, statistics, sys, time
+import json, os, sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
+from encoder_timing import measure
 
 data_spec, model_dir, work, precision = sys.argv[1:5]
 threads = int(os.environ.get("BENCH_THREADS", "2"))
-repeats = int(os.environ.get("BENCH_REPEATS", "3"))
-latency_count = int(os.environ.get("BENCH_LATENCY_COUNT", "1000"))
 os.makedirs(work, exist_ok=True)
 fp32_path = os.path.join(work, "model-fp32.onnx")
 int8_path = os.path.join(work, "model-int8.onnx")
@@ -77,36 +76,12 @@ def embed(batch):
     return (hidden * mask).sum(1) / mask.sum(1)
 
 
-def run(order, size):
-    t0 = time.perf_counter()
-    for i in range(0, len(order), size):
-        embed(order[i:i + size])
-    return time.perf_counter() - t0
-
-
-embed(texts[:256])
-throughput, sorted_throughput = {}, {}
-by_length = sorted(texts, key=lambda t: len(tok(t)["input_ids"]))
-for size in (32, 64):
-    secs = statistics.median(run(texts, size) for _ in range(repeats))
-    throughput[str(size)] = {"utterances_per_s": len(texts) / secs, "seconds": secs}
-    secs = statistics.median(run(by_length, size) for _ in range(repeats))
-    sorted_throughput[str(size)] = {"utterances_per_s": len(texts) / secs, "seconds": secs}
-lat = []
-for t in texts[:latency_count]:
-    t0 = time.perf_counter()
-    embed([t])
-    lat.append((time.perf_counter() - t0) * 1000)
-lat.sort()
-q = lambda p: lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
+result = measure(embed, texts, lambda t: len(tok(t)["input_ids"]))
 # Embeddings of the first 1,000 texts, for the cosine against fp32 in the report.
 first = texts[:1000]
 vectors = np.concatenate([embed(first[i:i + 64]) for i in range(0, len(first), 64)])
 np.save(os.path.join(work, f"embeddings-{precision}.npy"), vectors)
 print(json.dumps({
     "implementation": f"ONNX Runtime {ort.__version__} {precision}" + (" (quantize_dynamic, QInt8)" if precision == "int8" else ""),
-    "threads": threads, "utterances": len(texts), "throughput": throughput,
-    "throughput_length_sorted": sorted_throughput,
-    "latency_ms": {"p50": q(50), "p90": q(90), "p99": q(99), "count": len(lat)},
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "threads": threads, **result,
 }, indent=1))

@@ -96,14 +96,17 @@ public final class DatabaseMonitor: Service, Sendable {
     }
 
     /// One probe: `SELECT 1` within `probeTimeout`. Returns whether it answered. Probes do not
-    /// overlap: one asked for while another runs waits for that one and returns its verdict.
+    /// overlap: one asked for while another runs waits for that one and returns its verdict; if
+    /// that one has no verdict by its own deadline, the database did not answer in time: false.
+    /// (Returning the previous probe's verdict there once told readiness "ready" while a hung
+    /// database kept a loaded machine's first probe waiting.)
     @discardableResult
     public func probe() async -> Bool {
         guard claimProbe() else {
             let clock = ContinuousClock()
             let deadline = clock.now + settings.probeTimeout + .milliseconds(200)
             while probing.withLock({ $0.busy }) && clock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-            return probing.withLock { $0.lastOK }
+            return probing.withLock { !$0.busy && $0.lastOK }
         }
         return await runClaimedProbe()
     }

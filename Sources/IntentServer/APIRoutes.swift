@@ -153,7 +153,7 @@ struct APIRoutes {
             response.headers[.idempotentReplayed] = "true"
             return response
         }
-        metrics.feedback.increment()
+        metrics.recordFeedback(record.verdict)
         return try json(FeedbackJSON(record), status: .created)
     }
 

@@ -81,7 +81,11 @@ struct AdapterWatcher: Service {
             return
         }
         // On every way out: whether the shadow this replica runs is the one the database names.
-        defer { metrics.shadowInSync.set(Int64(shadow.current.model?.version == versions.shadow ? 1 : 0)) }
+        defer {
+            metrics.shadowInSync.set(Int64(shadow.current.model?.version == versions.shadow ? 1 : 0))
+            metrics.setAdapter(predictor.current.version, role: .production)
+            metrics.setAdapter(shadow.current.model?.version, role: .shadow)
+        }
         if let production = versions.production, production != predictor.current.version, failures.mayTry(production) {
             do {
                 guard let record = try await store.adapter(version: production) else { return }

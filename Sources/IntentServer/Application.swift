@@ -27,6 +27,11 @@ public struct ServerConfiguration: Sendable {
     public var loginThrottle = LoginThrottle()
     /// Password checks running or waiting at once (two per login thread); a login beyond gets 503.
     public var maxConcurrentLogins = 2 * Passwords.loginThreads
+    /// The review pages leave out predictions at least this confident unless the agent asks for
+    /// them ("include confident ones"); nil shows every prediction.
+    public var reviewConfidentAbove: Float? = 0.99
+    /// How long an agent can take back a verdict from the review page.
+    public var undoWindow: Duration = .seconds(120)
     /// Follow the database's production and shadow adapters (promotion, rollback, shadow) and
     /// run the gate; nil serves the given model only.
     public var adapters: AdapterFollowing?
@@ -74,6 +79,7 @@ public func buildApplication(
     let router = Router(context: AppContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
+    router.add(middleware: BrowserErrorPages(pages: pages))
     router.add(middleware: ErrorMappingMiddleware())
     router.add(middleware: FileMiddleware(web.appendingPathComponent("static").path, urlBasePath: "/static", searchForIndexHtml: false, logger: logger))
     let tokens = APITokenCache()
@@ -85,8 +91,12 @@ public func buildApplication(
     APIRoutes(store: store, predictions: predictions, metrics: metrics).add(to: router)
     OperationsRoutes(store: store, predictor: predictor, metrics: metrics, openAPI: web.appendingPathComponent("openapi.yaml")).add(to: router)
     let webRoutes = WebRoutes(store: store, pages: pages, secureCookies: configuration.secureCookies, decoyHash: try await Passwords.decoy(),
-                              logins: LoginGuard(throttle: configuration.loginThrottle, maxConcurrentChecks: configuration.maxConcurrentLogins))
+                              logins: LoginGuard(throttle: configuration.loginThrottle, maxConcurrentChecks: configuration.maxConcurrentLogins),
+                              confidentAbove: configuration.reviewConfidentAbove)
     webRoutes.add(to: router)
+    ReviewRoutes(store: store, pages: pages, confidentAbove: configuration.reviewConfidentAbove, undoWindow: configuration.undoWindow).add(to: router)
+    IntentAdminRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
+    AdminHomeRoutes(store: store, pages: pages).add(to: router)
     JobRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
     ModelRoutes(store: store, pages: pages).add(to: router, forms: webRoutes)
     LoopControlRoutes(store: store, evaluator: configuration.adapters.map { AdapterEvaluator(store: store, base: $0.base, cache: $0.cache, precision: $0.precision) },

@@ -74,7 +74,7 @@ struct JobRoutes {
     }
 
     @Sendable func page(_ request: Request, context: AppContext) async throws -> Response {
-        if let refusal = try pages.refuseUnlessAdmin(context) { return refusal }
+        if let refusal = try pages.refuseUnlessAdmin(context, request: request) { return refusal }
         let csrf = context.session?.csrfToken ?? ""
         let jobs = try await store.jobs(limit: 50).map { j -> [String: Any] in
             var progress = j.progress?.phase ?? ""

@@ -224,7 +224,7 @@ extension ModelRoutes {
     /// GET /admin/models: every adapter with status, lineage and metrics; the deployment
     /// history; rollback, promotion and the gate policy.
     @Sendable func modelsPage(_ request: Request, context: AppContext) async throws -> Response {
-        if let refusal = try pages.refuseUnlessAdmin(context) { return refusal }
+        if let refusal = try pages.refuseUnlessAdmin(context, request: request) { return refusal }
         let csrf = context.session?.csrfToken ?? ""
         let all = try await store.adapters()
         let production = all.first { $0.status == .production }?.version
@@ -272,7 +272,7 @@ extension ModelRoutes {
 
     /// GET /models/compare?a=&b=: two adapters side by side (admin).
     @Sendable func comparePage(_ request: Request, context: AppContext) async throws -> Response {
-        if let refusal = try pages.refuseUnlessAdmin(context) { return refusal }
+        if let refusal = try pages.refuseUnlessAdmin(context, request: request) { return refusal }
         let report: ComparisonReport
         do { report = try await compare(request) } catch let error as StoreError where error.code == .notFound || error.code == .invalid {
             return try pages.render("error", title: "Nothing to compare", context: context, values: ["message": error.message],

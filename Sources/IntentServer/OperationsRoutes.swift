@@ -16,6 +16,8 @@ struct OperationsRoutes {
         router.get("readyz", use: ready)
         router.get("metrics") { _, _ in
             metrics.queueDepth.set(Double(predictor.queueDepth))
+            metrics.setAdapter(predictor.current.version, role: .production)
+            await metrics.refreshReviewBacklog { try await store.reviewBacklog() }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
         router.get("openapi.yaml") { _, _ in
@@ -60,7 +62,7 @@ struct MetricsMiddleware: RouterMiddleware {
             metrics.recordRequest(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: status, seconds: seconds)
         }
         do {
-            let response = try await next(request, context)
+            let response = try await ServerMetrics.$current.withValue(metrics) { try await next(request, context) }
             record(response.status.code)
             return response
         } catch let error as any HTTPResponseError {

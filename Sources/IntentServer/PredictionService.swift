@@ -77,6 +77,7 @@ public struct PredictionService: Sendable {
             throw error
         }
         metrics.predictions.increment(by: Int64(rows.count))
+        metrics.recordPredictions(rows)
         shadow?.offer(rows)
         return Outcome(predictions: rows, replayed: false)
     }

@@ -1,4 +1,7 @@
+import Foundation
+import IntentStore
 import Prometheus
+import Synchronization
 
 /// The server's Prometheus metrics, in a registry of its own (no process-wide bootstrap, so
 /// tests can build many applications). Scraped at GET /metrics.
@@ -16,6 +19,22 @@ public final class ServerMetrics: Sendable {
     let adapterSwaps: Counter
     let adapterInSync: Gauge
     let shadowInSync: Gauge
+    let predictionConfidence: ValueHistogram
+    let reviewBacklog: Gauge
+    private let intentCounters = Mutex<[IntentSeries: Counter]>([:])
+    private let adapterInfo = Mutex<[AdapterRole: (version: String, gauge: Gauge)]>([:])
+    private let backlog = Mutex<(refreshedAt: ContinuousClock.Instant?, inFlight: Task<Void, Never>?)>((nil, nil))
+
+    /// The metrics of the request being handled (bound by `MetricsMiddleware`), for routes built
+    /// without a reference to them: `ServerMetrics.current?.recordFeedback(…)`.
+    @TaskLocal public static var current: ServerMetrics?
+
+    /// Most (adapter version, intent) series of `intentloop_predictions_by_intent_total`; beyond
+    /// it a new pair is counted as intent `otherIntent` (with its version). An adapter predicts
+    /// only its own labels, so this is reached only after many adapters with many intents.
+    static let maxIntentSeries = 1000
+    /// Not a possible intent name (intent names cannot hold parentheses), so never confused with one.
+    static let otherIntent = "(other)"
 
     public init() {
         predictions = registry.makeCounter(name: "intentloop_predictions_total", help: "Utterances classified")
@@ -39,6 +58,96 @@ public final class ServerMetrics: Sendable {
                                           help: "1 while this replica runs the shadow adapter the database names (or none when it names none)")
         shadowInSync.set(Int64(1))
         adapterSwaps = registry.makeCounter(name: "intentloop_adapter_swaps_total", help: "Production or shadow adapters loaded and switched to without a restart")
+        predictionConfidence = registry.makeValueHistogram(name: "intentloop_prediction_confidence", buckets: ConfidenceBins.edges + [1],
+                                                           help: "Top-1 probability of each served prediction")
+        reviewBacklog = registry.makeGauge(name: "intentloop_review_backlog",
+                                           help: "Unreviewed predictions of the last \(DashboardWindow.days) days (at most \(DashboardWindow.backlogCap) counted; refreshed on scrape, at most every 15 s)")
+        for verdict in [Verdict.confirm, .correct, .submit] { _ = feedbackCounter(verdict) }
+    }
+
+    // MARK: Predictions, feedback, adapters
+
+    struct IntentSeries: Hashable {
+        let version: String
+        let intent: String
+    }
+
+    /// Counts stored predictions by adapter version and intent, and their confidence.
+    func recordPredictions(_ rows: [PredictionRecord]) {
+        var counts: [IntentSeries: Int64] = [:]
+        for row in rows {
+            predictionConfidence.record(Double(row.confidence))
+            counts[IntentSeries(version: row.adapterVersion, intent: row.intent), default: 0] += 1
+        }
+        for (series, n) in counts { intentCounter(series).increment(by: n) }
+    }
+
+    private func intentCounter(_ series: IntentSeries) -> Counter {
+        intentCounters.withLock { counters in
+            if let counter = counters[series] { return counter }
+            let kept = counters.count < Self.maxIntentSeries ? series : IntentSeries(version: series.version, intent: Self.otherIntent)
+            if let counter = counters[kept] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: MetricNameDescriptor(metricName: "intentloop_predictions_by_intent", unitName: "total",
+                                                 helpText: "Predictions served, by adapter version and predicted intent"),
+                labels: [("adapter_version", kept.version), ("intent", kept.intent)])
+            counters[kept] = counter
+            return counter
+        }
+    }
+
+    private func feedbackCounter(_ verdict: Verdict) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "intentloop_feedback_by_verdict", unitName: "total",
+                                                              helpText: "Agent verdicts and submissions stored, by verdict"),
+                             labels: [("verdict", verdict.rawValue)])
+    }
+
+    /// `count` verdicts of one kind stored (not replays): `intentloop_feedback_total` and
+    /// `intentloop_feedback_by_verdict_total{verdict}`.
+    public func recordFeedback(_ verdict: Verdict, count: Int = 1) {
+        guard count > 0 else { return }
+        feedback.increment(by: Int64(count))
+        feedbackCounter(verdict).increment(by: Int64(count))
+    }
+
+    enum AdapterRole: String { case production, shadow }
+
+    /// `intentloop_adapter_info{version, role} 1` for the adapter this replica serves (or shadows);
+    /// the previous version's series is removed, and nil removes the role's series.
+    func setAdapter(_ version: String?, role: AdapterRole) {
+        adapterInfo.withLock { info in
+            if info[role]?.version == version { return }
+            if let old = info.removeValue(forKey: role) { registry.unregisterGauge(old.gauge) }
+            guard let version else { return }
+            let gauge = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "intentloop_adapter", unitName: "info",
+                                                                            helpText: "1 for the adapter version this replica serves (production) or shadows"),
+                                           labels: [("version", version), ("role", role.rawValue)])
+            gauge.set(Int64(1))
+            info[role] = (version, gauge)
+        }
+    }
+
+    // MARK: Review backlog
+
+    /// Refreshes `intentloop_review_backlog` with `read` when the value is older than `maxAge`,
+    /// waiting at most `wait` for it. A read still running after that goes on in the background
+    /// (the next scrape shows its value) and no second one starts meanwhile, so a scrape never
+    /// hangs on a slow or unreachable database and never stacks up queries; a failed read keeps
+    /// the last value (`intentloop_database_up` tells an outage).
+    public func refreshReviewBacklog(maxAge: Duration = .seconds(15), wait: Duration = .milliseconds(500),
+                                     _ read: @escaping @Sendable () async throws -> Int) async {
+        let running: Task<Void, Never>? = backlog.withLock { state in
+            if let task = state.inFlight { return task }
+            if let at = state.refreshedAt, at.duration(to: .now) < maxAge { return nil }
+            let task = Task { [self] in
+                if let n = try? await read() { reviewBacklog.set(Int64(n)) }
+                backlog.withLock { $0 = (ContinuousClock.now, nil) }
+            }
+            state.inFlight = task
+            return task
+        }
+        guard let running else { return }
+        _ = try? await race(limit: wait) { await running.value }
     }
 
     /// Request counter and latency histogram of one route and status.

@@ -13,6 +13,8 @@ struct WebRoutes {
     /// Checked instead of a real hash when the username is unknown (see `Passwords.decoy`).
     let decoyHash: String
     let logins: LoginGuard
+    /// Predictions at least this confident are left out of the queue unless asked for.
+    let confidentAbove: Float?
 
     func add(to router: Router<AppContext>) {
         router.get("/") { _, context in Response.redirect(context.user == nil ? "/login" : "/queue") }
@@ -20,27 +22,27 @@ struct WebRoutes {
         router.post("login", use: login)
         router.post("logout", use: logout)
         router.get("queue", use: queue)
-        router.get("predictions/:id", use: prediction)
-        router.post("predictions/:id/feedback", use: review)
         router.get("submit", use: submitPage)
         router.post("submit", use: submit)
         router.get("history", use: history)
-        router.get("admin/intents", use: proposedIntents)
-        router.post("admin/intents/decide", use: decide)
     }
 
     // MARK: session
 
     @Sendable func loginPage(_ request: Request, context: AppContext) async throws -> Response {
-        if context.user != nil, context.session != nil { return .redirect("/queue") }
-        return try loginForm(context: context, error: nil, status: .ok)
+        let next = LocalPath.validated(request.uri.queryParameters["next"].map(String.init))
+        if context.user != nil, context.session != nil { return .redirect(next ?? "/queue") }
+        return try loginForm(context: context, error: nil, status: .ok, next: next)
     }
 
-    func loginForm(context: AppContext, error: String?, status: HTTPResponse.Status) throws -> Response {
+    /// The login page; `next` (a local path, see `LocalPath`) is where a successful login goes.
+    func loginForm(context: AppContext, error: String?, status: HTTPResponse.Status, next: String? = nil, notice: String? = nil) throws -> Response {
         let token = randomToken()
         var anonymous = context
         anonymous.user = nil
-        var response = try pages.render("login", title: "Log in", context: anonymous, values: ["loginCsrf": token, "error": error ?? false], status: status)
+        var values: [String: Any] = ["loginCsrf": token, "error": error ?? false, "next": LocalPath.validated(next) ?? false]
+        if let notice { values["notice"] = notice }
+        var response = try pages.render("login", title: "Log in", context: anonymous, values: values, status: status)
         response.setCookie(Cookie(name: Self.loginCSRFCookie, value: token, maxAge: 3600, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
         return response
     }
@@ -49,6 +51,7 @@ struct WebRoutes {
         let username: String
         let password: String
         let csrf: String
+        let next: String?
     }
 
     @Sendable func login(_ request: Request, context: AppContext) async throws -> Response {
@@ -56,12 +59,12 @@ struct WebRoutes {
             return try loginForm(context: context, error: "Enter a username and a password.", status: .badRequest)
         }
         guard let expected = request.cookies[Self.loginCSRFCookie]?.value, constantTimeEqual(expected, form.csrf) else {
-            return try loginForm(context: context, error: "The form expired; please try again.", status: .forbidden)
+            return try loginForm(context: context, error: "The form expired; please try again.", status: .forbidden, next: form.next)
         }
         let keys = [LoginThrottle.Key.username(form.username)] + (context.remoteAddress.map { [LoginThrottle.Key.client($0)] } ?? [])
         if let wait = logins.admit(keys) {
             context.logger.notice("login throttled", metadata: ["auth.username": "\(form.username.prefix(64))"])
-            return try throttled(context: context, seconds: wait)
+            return try throttled(context: context, seconds: wait, next: form.next)
         }
         // A name that cannot exist is looked up as nobody (same decoy timing as an unknown user).
         let user: UserRecord?
@@ -71,25 +74,26 @@ struct WebRoutes {
         }
         guard let valid = try await logins.withCheckSlot({ try await Passwords.verify(form.password, hash: user?.passwordHash ?? decoyHash, on: Passwords.loginPool) }) else {
             logins.refund(keys)
-            var response = try loginForm(context: context, error: "Too many logins at once; try again in a moment.", status: .serviceUnavailable)
+            var response = try loginForm(context: context, error: "Too many logins at once; try again in a moment.", status: .serviceUnavailable,
+                                         next: form.next)
             response.headers[.retryAfter] = "1"
             return response
         }
         guard let user, valid, user.passwordHash != nil, user.role >= .agent else {
             context.logger.info("login refused", metadata: ["auth.username": "\(form.username.prefix(64))"])
-            return try loginForm(context: context, error: "Unknown username or wrong password.", status: .unauthorized)
+            return try loginForm(context: context, error: "Unknown username or wrong password.", status: .unauthorized, next: form.next)
         }
         logins.succeeded(keys)
         let session = try await store.createSession(userID: user.id)
         let cookie = Cookie(name: AuthMiddleware.sessionCookie, value: session.token, maxAge: 12 * 3600, path: "/", secure: secureCookies,
                             httpOnly: true, sameSite: .strict)
-        return .redirect("/queue", cookies: [cookie])
+        return .redirect(LocalPath.validated(form.next) ?? "/queue", cookies: [cookie])
     }
 
     /// 429 with Retry-After: the login page, saying how long to wait.
-    func throttled(context: AppContext, seconds: Double) throws -> Response {
+    func throttled(context: AppContext, seconds: Double, next: String? = nil) throws -> Response {
         let wait = max(1, Int(seconds.rounded(.up)))
-        var response = try loginForm(context: context, error: "Too many failed logins; try again in \(wait) s.", status: .tooManyRequests)
+        var response = try loginForm(context: context, error: "Too many failed logins; try again in \(wait) s.", status: .tooManyRequests, next: next)
         response.headers[.retryAfter] = "\(wait)"
         return response
     }
@@ -103,136 +107,131 @@ struct WebRoutes {
 
     // MARK: pages
 
+    /// The queue, a page of 50: counts, filters (a bad value is shown, not applied), identical
+    /// utterances folded into one row, ticked rows confirmed at once, and the way into the
+    /// one-at-a-time review.
     @Sendable func queue(_ request: Request, context: AppContext) async throws -> Response {
-        guard context.session != nil, (context.user?.role ?? .client) >= .agent else { return .redirect("/login") }
-        let q = request.uri.queryParameters
-        var filter = QueueFilter()
-        func text(_ key: String) -> String? { q[Substring(key)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
-        filter.intent = text("intent")
-        if let intent = filter.intent, !InputRules.validIntentName(intent) { throw APIError.invalid("intent", "not an intent name") }
-        let day = DateFormatter()
-        day.dateFormat = "yyyy-MM-dd"
-        day.timeZone = TimeZone(identifier: "UTC")
-        filter.from = try QueryParameter.date(text("from"), field: "from", formatter: day)
-        filter.to = try QueryParameter.date(text("to"), field: "to", formatter: day).map { $0.addingTimeInterval(86400) }
-        filter.minConfidence = try QueryParameter.fraction(text("min"), field: "min")
-        filter.maxConfidence = try QueryParameter.fraction(text("max"), field: "max")
-        let page = try QueryParameter.integer(text("page"), field: "page", in: 0...QueryParameter.maxPage) ?? 0
+        guard context.session != nil, let user = context.user, user.role >= .agent else { return .toLogin(returningTo: request) }
+        let intents = try await store.intents().map(\.name)
+        let query = QueueQuery(request, confidentAbove: confidentAbove, knownIntents: Set(intents))
+        var errors = query.errors
+        var page = 0
+        if let raw = request.uri.queryParameters["page"].map(String.init), !raw.isEmpty {
+            if let n = Int(raw), (0...QueryParameter.maxPage).contains(n) { page = n } else { errors["page"] = "a page number from 0 to \(QueryParameter.maxPage)" }
+        }
+        var filter = query.filter
         filter.offset = page * filter.limit
+        async let total = store.reviewQueueCount(query.filter)
+        async let today = store.reviewedSince(Calendar.utc.startOfDay(for: Date()), agentID: user.id)
         let items = try await store.reviewQueue(filter)
+        let identical = try await store.unreviewedCounts(texts: items.map(\.text))
+        var seen = Set<String>()
+        var rows: [[String: Any]] = []
+        for p in items where seen.insert(p.text).inserted {
+            let same = identical[p.text] ?? 1
+            rows.append([
+                // The queue shows the start of a long utterance (the prediction page has it all).
+                "id": p.id.uuidString.lowercased(), "text": p.text.count > 300 ? p.text.prefix(300) + "…" : p.text,
+                "intent": p.intent, "confidence": percent(p.confidence),
+                "margin": percent(p.margin), "created": timestamp(p.createdAt), "identical": same > 1 ? same - 1 : false,
+            ])
+        }
+        let totalCount = try await total
+        let (mine, everyone) = try await today
         var values: [String: Any] = [
-            "items": items.map { ["id": $0.id.uuidString.lowercased(), "text": $0.text, "intent": $0.intent, "confidence": percent($0.confidence),
-                                  "margin": percent($0.margin), "created": timestamp($0.createdAt)] },
-            "filter": ["intent": filter.intent ?? "", "from": text("from") ?? "", "to": text("to") ?? "", "min": text("min") ?? "", "max": text("max") ?? ""],
-            "intents": try await intentOptions(),
+            "items": rows, "hasItems": !rows.isEmpty, "total": totalCount, "reviewedToday": everyone, "reviewedTodayMine": mine,
+            "filter": ["intent": query.given["intent"] ?? "", "from": query.given["from"] ?? "", "to": query.given["to"] ?? "",
+                       "min": query.given["min"] ?? "", "max": query.given["max"] ?? "", "all": query.given["all"] == "1"] as [String: Any],
+            "filtered": query.isFiltered, "intents": intents.map { ["name": $0] },
+            "reviewUrl": query.url("/review"), "return": query.url("/queue", page > 0 ? [("page", "\(page)")] : []),
+            "pageNumber": page + 1, "pages": max(1, (totalCount + filter.limit - 1) / filter.limit),
+            "hidden": confidentAbove.map { percent($0) } ?? false,
         ]
-        if text("saved") != nil { values["notice"] = "Saved." }
-        if items.count == filter.limit {
-            var next = URLComponents()
-            next.path = "/queue"
-            next.queryItems = ["intent", "from", "to", "min", "max"].compactMap { k in text(k).map { URLQueryItem(name: k, value: $0) } }
-                + [URLQueryItem(name: "page", value: "\(page + 1)")]
-            values["nextPage"] = next.string ?? ""
-        }
-        return try pages.render("queue", title: "Review queue", context: context, values: values)
-    }
-
-    @Sendable func prediction(_ request: Request, context: AppContext) async throws -> Response {
-        guard context.session != nil, (context.user?.role ?? .client) >= .agent else { return .redirect("/login") }
-        guard let id = context.parameters.get("id", as: UUID.self), let p = try await store.prediction(id: id) else {
-            return try pages.render("error", title: "No such prediction", context: context, status: .notFound)
-        }
-        var values: [String: Any] = [
-            "id": p.id.uuidString.lowercased(), "text": p.text, "intent": p.intent, "confidence": percent(p.confidence), "version": p.adapterVersion,
-            "created": timestamp(p.createdAt), "top": p.topK.map { ["intent": $0.intent, "confidence": percent($0.confidence)] },
-            "intents": try await intentOptions(),
-        ]
-        if let f = try await store.feedback(predictionID: id) {
-            values["feedback"] = ["verdict": f.verdict.rawValue, "intent": f.intent, "note": f.note.isEmpty ? false : f.note] as [String: Any]
-        }
-        return try pages.render("prediction", title: "Prediction", context: context, values: values, flash: request)
-    }
-
-    struct ReviewForm: Decodable {
-        let verdict: String
-        let intent: String?
-        let note: String?
-        let propose: String?
-    }
-
-    @Sendable func review(_ request: Request, context: AppContext) async throws -> Response {
-        let form: ReviewForm = try await requireForm(request, context: context, role: .agent)
-        guard let session = context.session else { throw APIError.unauthenticated }
-        guard let id = context.parameters.get("id", as: UUID.self) else { throw APIError.invalid("id", "not a prediction id") }
-        guard let verdict = Verdict(rawValue: form.verdict), verdict != .submit else { throw APIError.invalid("verdict", "verdict must be confirm or correct") }
-        let intent = form.intent?.trimmingCharacters(in: .whitespaces)
-        do {
-            _ = try await store.review(predictionID: id, agentID: session.user.id, verdict: verdict, intent: intent?.isEmpty == true ? nil : intent,
-                                       note: form.note ?? "", propose: form.propose != nil)
-        } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
-            return .redirect(to: "/predictions/\(id.uuidString.lowercased())", error: error.message)
-        }
-        return .redirect("/queue?saved=1")
+        for (field, message) in errors { values["\(field)Error"] = message }
+        if !errors.isEmpty { values["filterError"] = "Some filters were not applied; see the messages next to them." }
+        if request.uri.queryParameters["saved"] != nil { values["notice"] = "Saved." }
+        if page > 0 { values["previousPage"] = query.url("/queue", page > 1 ? [("page", "\(page - 1)")] : []) }
+        if filter.offset + items.count < totalCount { values["nextPage"] = query.url("/queue", [("page", "\(page + 1)")]) }
+        return try pages.render("queue", title: "Review queue", context: context, values: values, status: errors.isEmpty ? .ok : .badRequest,
+                                flash: request)
     }
 
     @Sendable func submitPage(_ request: Request, context: AppContext) async throws -> Response {
-        guard context.session != nil, (context.user?.role ?? .client) >= .agent else { return .redirect("/login") }
-        var values: [String: Any] = ["intents": try await intentOptions()]
-        if request.uri.queryParameters["saved"] != nil { values["notice"] = "Saved." }
-        return try pages.render("submit", title: "Submit an utterance", context: context, values: values, flash: request)
+        guard context.session != nil, (context.user?.role ?? .client) >= .agent else { return .toLogin(returningTo: request) }
+        let q = request.uri.queryParameters
+        var typed = SubmitTyped()
+        typed.text = String(q["text"].map(String.init)?.prefix(InputRules.maxTextScalars) ?? "")
+        typed.intent = String(q["intent"].map(String.init)?.prefix(200) ?? "")
+        typed.note = String(q["note"].map(String.init)?.prefix(InputRules.maxTextScalars) ?? "")
+        typed.propose = q["propose"] != nil
+        return try await submitForm(context: context, typed: typed, notice: q["saved"] != nil ? "Saved." : nil, flash: request)
     }
 
-    struct SubmitForm: Decodable {
-        let text: String
-        let intent: String
-        let note: String?
-        let propose: String?
-    }
+    /// What the agent typed into the submit form, kept across errors and logins.
+    struct SubmitTyped {
+        var text = "", intent = "", note = ""
+        var propose = false
 
-    @Sendable func submit(_ request: Request, context: AppContext) async throws -> Response {
-        let form: SubmitForm = try await requireForm(request, context: context, role: .agent)
-        guard let session = context.session else { throw APIError.unauthenticated }
-        do {
-            _ = try await store.submit(text: form.text, intent: form.intent.trimmingCharacters(in: .whitespaces), agentID: session.user.id,
-                                       note: form.note ?? "", propose: form.propose != nil)
-        } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
-            return .redirect(to: "/submit", error: error.message)
+        var queryItems: [URLQueryItem] {
+            [("text", text), ("intent", intent), ("note", note)].filter { !$0.1.isEmpty }.map { URLQueryItem(name: $0.0, value: $0.1) }
+                + (propose ? [URLQueryItem(name: "propose", value: "1")] : [])
         }
+    }
+
+    func submitForm(context: AppContext, typed: SubmitTyped, errors: [String: String] = [:], notice: String? = nil,
+                    status: HTTPResponse.Status = .ok, flash: Request? = nil) async throws -> Response {
+        var values: [String: Any] = ["intents": try await intentOptions(), "typedText": typed.text, "typedIntent": typed.intent,
+                                     "typedNote": typed.note, "typedPropose": typed.propose]
+        for (field, message) in errors { values["\(field)Error"] = message }
+        if let notice { values["notice"] = notice }
+        return try pages.render("submit", title: "Submit an utterance", context: context, values: values, status: status, flash: flash)
+    }
+
+    /// POST /submit. Refused: the form again with what was typed and the message at its field;
+    /// no session: log in, then the form filled in again.
+    @Sendable func submit(_ request: Request, context: AppContext) async throws -> Response {
+        let fields = FormFields(String(buffer: try await request.body.collect(upTo: 64 << 10)))
+        var typed = SubmitTyped()
+        typed.text = fields["text"] ?? ""
+        typed.intent = (fields["intent"] ?? "").trimmingCharacters(in: .whitespaces)
+        typed.note = fields["note"] ?? ""
+        typed.propose = fields["propose"] != nil
+        guard let session = context.session, session.user.role >= .agent else {
+            var again = URLComponents()
+            again.path = "/submit"
+            // Kept within what a redirect can carry; a longer text is cut, never lost silently: the form says so.
+            typed.text = String(typed.text.prefix(InputRules.maxTextScalars))
+            typed.note = String(typed.note.prefix(InputRules.maxTextScalars))
+            again.queryItems = typed.queryItems
+            return .toLogin(returningTo: again.string ?? "/submit")
+        }
+        guard let token = fields["csrf"], constantTimeEqual(token, session.csrfToken) else {
+            return try await submitForm(context: context, typed: typed,
+                                        errors: ["form": "The form had expired. What you typed is kept: check it and send it again."], status: .forbidden)
+        }
+        do {
+            _ = try await store.submit(text: typed.text, intent: typed.intent, agentID: session.user.id, note: typed.note, propose: typed.propose)
+        } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
+            var message = error.message
+            if message.hasPrefix("unknown intent") { message += " — tick “It is a new intent” to propose it" }
+            let field = ["text", "intent", "note"].contains(error.field ?? "") ? error.field! : "form"
+            return try await submitForm(context: context, typed: typed, errors: [field: message], status: .unprocessableContent)
+        }
+        ServerMetrics.current?.recordFeedback(.submit)
         return .redirect("/submit?saved=1")
     }
 
     @Sendable func history(_ request: Request, context: AppContext) async throws -> Response {
-        guard context.session != nil, let user = context.user, user.role >= .agent else { return .redirect("/login") }
-        let items = try await store.history(agentID: user.id).map { f -> [String: Any] in
-            ["predictionId": f.predictionID.map { $0.uuidString.lowercased() } ?? false, "text": f.text, "verdict": f.verdict.rawValue,
-             "intent": f.intent, "predicted": f.predictedIntent ?? "", "note": f.note, "created": timestamp(f.createdAt)]
+        guard context.session != nil, let user = context.user, user.role >= .agent else { return .toLogin(returningTo: request) }
+        // Each row with its intent's status now: a proposal still waiting for an admin is marked.
+        let items = try await store.historyWithIntentStatus(agentID: user.id).map { item -> [String: Any] in
+            let f = item.feedback
+            return ["predictionId": f.predictionID.map { $0.uuidString.lowercased() } ?? false, "text": f.text, "verdict": f.verdict.rawValue,
+                    "intent": f.intent, "predicted": f.predictedIntent ?? "", "note": f.note, "created": timestamp(f.createdAt),
+                    "pending": item.intentStatus == .proposed,
+                    "inactive": item.intentStatus == .rejected || item.intentStatus == .retired ? item.intentStatus!.rawValue : false]
         }
         return try pages.render("history", title: "My history", context: context, values: ["items": items])
-    }
-
-    @Sendable func proposedIntents(_ request: Request, context: AppContext) async throws -> Response {
-        if let refusal = try pages.refuseUnlessAdmin(context) { return refusal }
-        let csrf = context.session?.csrfToken ?? ""
-        let items = try await store.intents(includeProposed: true).filter { $0.status != .active }.map { i -> [String: Any] in
-            ["name": i.name, "status": i.status.rawValue, "proposed": i.status == .proposed, "csrf": csrf]
-        }
-        return try pages.render("intents", title: "Proposed intents", context: context, values: ["items": items])
-    }
-
-    struct DecisionForm: Decodable {
-        let name: String
-        let decision: String
-    }
-
-    /// POST /admin/intents/decide with the intent's name in the form (names may contain `/`,
-    /// which a path segment cannot carry).
-    @Sendable func decide(_ request: Request, context: AppContext) async throws -> Response {
-        let form: DecisionForm = try await requireForm(request, context: context, role: .admin)
-        guard let session = context.session else { throw APIError.unauthenticated }
-        guard ["approve", "reject"].contains(form.decision) else { throw APIError.invalid("decision", "approve or reject") }
-        guard InputRules.validIntentName(form.name) else { throw APIError.invalid("name", "not an intent name") }
-        try await store.decideIntent(form.name, approve: form.decision == "approve", by: session.user.id)
-        return .redirect("/admin/intents")
     }
 
     // MARK: helpers
@@ -261,6 +260,15 @@ struct WebRoutes {
     func intentOptions() async throws -> [[String: String]] {
         try await store.intents().map { ["name": $0.name] }
     }
+}
+
+extension Calendar {
+    /// The Gregorian calendar in UTC: "today" on the review pages is the UTC day.
+    static let utc: Calendar = {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        return c
+    }()
 }
 
 func percent(_ x: Float) -> String { String(format: "%.1f%%", Double(x) * 100) }

@@ -47,6 +47,9 @@ public struct QueueFilter: Sendable, Equatable {
     public var to: Date?
     public var minConfidence: Float?
     public var maxConfidence: Float?
+    /// Predictions at least this confident are left out (the model is very sure of them); nil
+    /// keeps them. Shadow disagreements are always kept: their verdicts decide the gate.
+    public var confidentAbove: Float?
     public var limit = 50
     public var offset = 0
     public init() {}
@@ -171,6 +174,7 @@ extension Store {
                   AND (\(f.to)::timestamptz IS NULL OR p.created_at < \(f.to))
                   AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
                   AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
+                  AND (\(f.confidentAbove)::real IS NULL OR p.confidence < \(f.confidentAbove))
                 ORDER BY p.margin, p.created_at DESC LIMIT \(depth)
             ),
             page AS (

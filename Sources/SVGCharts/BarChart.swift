@@ -43,6 +43,9 @@ public struct BarChart: Sendable {
     public var width: Double
     /// Vertical space per bar in viewBox units (the height grows with the number of bars).
     public var rowHeight: Double
+    /// Counts and other values that cannot be negative: the axis starts at zero on the left and
+    /// the longest bar spans the whole width (a negative value is drawn as zero, printed true).
+    public var oneSided = false
 
     public init(
         title: String,
@@ -83,7 +86,7 @@ public struct BarChart: Sendable {
             extent = max(maxMagnitude, floorExtent)
         }
         // The longest bar spans the whole half; the gridlines fall on nice values inside.
-        let ticks = NiceTicks.within(-extent, extent)
+        let ticks = NiceTicks.within(oneSided ? 0 : -extent, extent)
 
         // Horizontal layout: [margin][labels][gap][value pad][ − bars | + bars ][value pad][margin]
         let margin = 8.0
@@ -96,8 +99,8 @@ public struct BarChart: Sendable {
         let labelColumn = min(max(widestLabel, 40), labelWidthLimit)
         let plotLeft = margin + labelColumn + gap + valuePad
         let plotRight = width - margin - valuePad
-        let zeroX = (plotLeft + plotRight) / 2
-        let halfWidth = (plotRight - plotLeft) / 2
+        let zeroX = oneSided ? plotLeft : (plotLeft + plotRight) / 2
+        let halfWidth = oneSided ? plotRight - plotLeft : (plotRight - plotLeft) / 2
 
         // Vertical layout: rows, then an axis with tick labels.
         let top = 8.0
@@ -106,7 +109,7 @@ public struct BarChart: Sendable {
         let height = axisY + 26
 
         func xFor(_ value: Double) -> Double {
-            let clamped = min(max(value / extent, -1), 1)
+            let clamped = min(max(value / extent, oneSided ? 0 : -1), 1)
             return zeroX + clamped * halfWidth
         }
 
@@ -115,7 +118,7 @@ public struct BarChart: Sendable {
         let others = bars.count - positives - negatives
         var summary = "Bar chart, \(bars.count) bar\(bars.count == 1 ? "" : "s"): \(positives) positive, \(negatives) negative"
         if others > 0 { summary += ", \(others) zero or missing" }
-        summary += "; scale from " + valueFormat.string(-extent) + " to " + valueFormat.string(extent) + "."
+        summary += "; scale from " + valueFormat.string(oneSided ? 0 : -extent) + " to " + valueFormat.string(extent) + "."
 
         var w = SVGWriter()
         w.openRoot(kind: "bar", width: width, height: height, title: title, summary: summary)
@@ -154,11 +157,11 @@ public struct BarChart: Sendable {
             if value.isNaN {
                 end = zeroX
             } else if value.isInfinite || abs(value) > Self.largestScaledValue {
-                end = value > 0 ? zeroX + halfWidth : zeroX - halfWidth
+                end = value > 0 ? zeroX + halfWidth : (oneSided ? zeroX : zeroX - halfWidth)
             } else {
                 var x = xFor(value)
                 // A non-zero value stays visible: at least one unit long.
-                if value != 0 && abs(x - zeroX) < 1 { x = zeroX + (value > 0 ? 1 : -1) }
+                if value != 0 && abs(x - zeroX) < 1 && !(oneSided && value < 0) { x = zeroX + (value > 0 ? 1 : -1) }
                 end = x
             }
             let barX = min(zeroX, end)

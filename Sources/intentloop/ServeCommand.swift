@@ -37,6 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the promotion gate in this process (another replica runs it).") var noGate = false
     @Option(help: "Seconds between checks of the production and shadow adapters when no notification arrives (LISTEN/NOTIFY is the fast path).")
     var adapterPollSeconds = 5
+    @Option(help: "Leave predictions at least this confident out of the review queue unless an agent asks for them (0–1; 1 shows every prediction).")
+    var reviewHideAbove = 0.99
     @OptionGroup(title: "Training jobs") var jobs: WorkerOptions
     @OptionGroup(title: "Schedule") var scheduleOptions: ScheduleOptions
 
@@ -48,6 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1–256") }
         guard (100...600_000).contains(databaseTimeoutMs) else { throw ValidationError("--database-timeout-ms must be 100–600000") }
         guard (1...3600).contains(adapterPollSeconds) else { throw ValidationError("--adapter-poll-seconds must be 1–3600") }
+        guard reviewHideAbove.isFinite, (0...1).contains(reviewHideAbove) else { throw ValidationError("--review-hide-above must be 0–1") }
     }
 
     func run() async throws {
@@ -71,6 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfig.maxBatch = maxBatch
         serverConfig.maxWait = .milliseconds(maxWaitMs)
         serverConfig.secureCookies = secureCookies
+        serverConfig.reviewConfidentAbove = reviewHideAbove >= 1 ? nil : Float(reviewHideAbove)
         if let workers { serverConfig.workers = workers }
         var following = AdapterFollowing(base: base, cache: Bootstrap.adapterCache(database.dataDirectory), precision: precision.effective)
         if precision != precision.effective { logger.warning("this CPU has no AVX2: serving in fp32") }

@@ -17,6 +17,9 @@ extension CLITests {
         expectOneLineError(try run(["migrate", "--database-url", "mysql://x"]), containing: "--database-url must look like postgres://")
         expectOneLineError(try run(["users", "add", "ann", "--role", "superuser"]), containing: "--role must be client, agent or admin")
         expectOneLineError(try run(["serve", "--port", "0"]), containing: "--port must be 1–65535")
+        for hide in ["1.5", "-0.1", "nan"] {
+            expectOneLineError(try run(["serve", "--review-hide-above", hide]), containing: "--review-hide-above")
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("intentloop-cli-\(UUID().uuidString)")
         expectOneLineError(try run(["migrate", "--data-dir", dir.path], environment: ["INTENTLOOP_PG_BINDIR": "/nonexistent/bin"]),
                            containing: "does not hold initdb, pg_ctl and postgres")

@@ -21,6 +21,7 @@ import Yams
         "/v1/models/{version}/promote": ["post"], "/v1/gate/policy": ["get", "put"],
         "/admin/models": ["get"], "/admin/models/rollback": ["post"], "/admin/models/promote": ["post"], "/admin/models/policy": ["post"],
         "/models/compare": ["get"],
+        "/review": ["get"], "/queue/confirm": ["post"], "/predictions/{id}/feedback/undo": ["post"],
     ]
 
     @Test func theServedDocumentIsYAMLAndCoversEveryRoute() async throws {

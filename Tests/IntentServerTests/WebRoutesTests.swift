@@ -67,7 +67,8 @@ struct Browser {
             #expect(queue.status == .ok)
             #expect(queue.text.contains("&lt;script&gt;alert(1)&lt;/script&gt; where is my parcel"), "utterances are escaped")
             #expect(!queue.text.contains("<script>alert"))
-            #expect(queue.headers[.contentSecurityPolicy]?.contains("script-src 'none'") == true)
+            let csp = queue.headers[.contentSecurityPolicy] ?? ""
+            #expect(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "scripts only from the server's own files (review.js), never inline")
             let page = try await browser.get(client, "/predictions/\(id)")
             #expect(page.status == .ok && page.text.contains("<option value=\"cancel_order\">"))
             let csrf = try #require(Browser.hidden("csrf", in: page.text))

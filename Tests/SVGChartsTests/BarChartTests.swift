@@ -61,6 +61,23 @@ import Testing
         #expect(doc.withClass("value").map { doc.allText($0) } == ["+0.120", "-0.080", "0.000", "+0.031", "-0.200"])
     }
 
+    /// Counts (a histogram): the axis starts at zero on the left, the longest bar spans the plot,
+    /// no negative ticks, and a stray negative value draws nothing left of zero.
+    @Test func oneSidedChartsStartAtZero() throws {
+        var chart = BarChart(title: "Predictions by confidence", bars: [.init(label: "0–10 %", value: 4), .init(label: "90–100 %", value: 12),
+                                                                         .init(label: "bad", value: -3), .init(label: "inf", value: -.infinity)],
+                             valueFormat: .fixed(0), minimumExtent: 1)
+        chart.oneSided = true
+        let doc = try checkInvariants(chart.svg())
+        let (bars, zero) = try Self.geometry(doc, count: 4)
+        #expect(bars.allSatisfy { abs($0.x - zero) < 0.01 }, "every bar starts at the zero line")
+        #expect(bars[2].width == 0 && bars[3].width == 0)
+        #expect(abs(bars[0].width / bars[1].width - 4.0 / 12.0) < 0.01)
+        let symmetric = try Self.geometry(try checkInvariants(BarChart(title: "t", bars: chart.bars, valueFormat: .fixed(0), minimumExtent: 1).svg()), count: 4)
+        #expect(bars[1].width > symmetric.bars[1].width * 1.9, "the whole width, not half")
+        #expect(chart.svg().contains("scale from 0 to 12."), "no negative half")
+    }
+
     @Test func signsOnOppositeSidesOfTheZeroAxis() throws {
         let doc = try checkInvariants(Self.sample.svg())
         let (bars, zero) = try Self.geometry(doc, count: 5)

@@ -119,7 +119,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "IntentModel", "IntentKernels", "IntentData", "Tokenization"],
+            name: "TrainingTests", dependencies: ["Training", "IntentModel", "IntentKernels", "IntentData", "Tokenization", "IntentTestSupport"],
             exclude: ["Goldens"], swiftSettings: swiftSettings
         ),
         .testTarget(name: "CLITests", swiftSettings: swiftSettings),
@@ -152,16 +152,16 @@ let package = Package(
         ),
         .testTarget(name: "IntentDataTests", dependencies: ["IntentData"], swiftSettings: swiftSettings),
         .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "IntentData", "GateStatistics"], swiftSettings: swiftSettings),
-        .testTarget(name: "GateStatisticsTests", dependencies: ["GateStatistics"], exclude: ["Goldens"], swiftSettings: swiftSettings),
+        .testTarget(name: "GateStatisticsTests", dependencies: ["GateStatistics", "IntentTestSupport"], exclude: ["Goldens"], swiftSettings: swiftSettings),
         .testTarget(name: "SVGChartsTests", dependencies: ["SVGCharts"], swiftSettings: swiftSettings),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "IntentData", "GateStatistics"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntentKernelsTests", dependencies: ["IntentKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntentKernelsTests", dependencies: ["IntentKernels", "IntentTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenizationTests", dependencies: ["Tokenization"],
             exclude: ["Goldens"], swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "IntentModelTests", dependencies: ["IntentModel", "IntentKernels", "Tokenization"],
+            name: "IntentModelTests", dependencies: ["IntentModel", "IntentKernels", "Tokenization", "IntentTestSupport"],
             exclude: ["Goldens"], swiftSettings: swiftSettings
         ),
     ],

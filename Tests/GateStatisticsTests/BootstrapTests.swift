@@ -1,5 +1,6 @@
 import Foundation
 import GateStatistics
+import IntentTestSupport
 import Testing
 
 @Suite struct PairedBootstrapTests {
@@ -11,31 +12,42 @@ import Testing
     /// standard error of √(2·0.025·0.975/20,000) ≈ 0.0016 for the difference of the two CDFs: ~9 SE.
     static func accuracyTolerance(items n: Int) -> Double { 1 / Double(n) + 1e-12 }
 
-    @Test func accuracyDifferenceMatchesNumpy() throws {
+    // The bootstraps of the larger tests (tens of thousands of resamples) run off the cooperative
+    // pool (`offPool`); the checks stay in the test bodies.
+
+    @Test func accuracyDifferenceMatchesNumpy() async throws {
         let g = try Golden.load().pairedBootstrap
         let candidate = g.candidate.map { $0 == 1 }, baseline = g.baseline.map { $0 == 1 }
         #expect(candidate.count == 300)
         let tolerance = Self.accuracyTolerance(items: candidate.count)
-        for expected in g.intervals {
-            let i = PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline,
-                                                       resamples: g.resamples, confidence: expected.confidence)
+        let (intervals, quick) = try await offPool {
+            (g.intervals.map { expected in
+                PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline,
+                                                   resamples: g.resamples, confidence: expected.confidence)
+            },
+             PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline))
+        }
+        for (expected, i) in zip(g.intervals, intervals) {
             #expect(isClose(i.estimate, g.estimate, rel: 1e-12), "\(i.estimate) vs \(g.estimate)")
             #expect(abs(i.lower - expected.lower) <= tolerance, "\(i) vs numpy \(expected)")
             #expect(abs(i.upper - expected.upper) <= tolerance, "\(i) vs numpy \(expected)")
         }
         // The default 2,000 resamples: the CDF's standard error grows to ≈ 0.0037, still ~4 SE short of
         // a two-step miss; the seed is fixed, so this either always passes or always fails.
-        let quick = PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline)
         let numpy95 = try #require(g.intervals.first { $0.confidence == 0.95 })
         #expect(abs(quick.lower - numpy95.lower) <= tolerance && abs(quick.upper - numpy95.upper) <= tolerance,
                 "\(quick) vs numpy \(numpy95)")
     }
 
-    @Test func macroF1MatchesNumpy() throws {
+    @Test func macroF1MatchesNumpy() async throws {
         let g = try Golden.load().macroF1Bootstrap
-        for expected in g.intervals {
-            let i = PairedBootstrap.macroF1Interval(truth: g.truth, predicted: g.predicted, classes: g.classes,
-                                                    resamples: g.resamples, confidence: expected.confidence)
+        let intervals = try await offPool {
+            g.intervals.map { expected in
+                PairedBootstrap.macroF1Interval(truth: g.truth, predicted: g.predicted, classes: g.classes,
+                                                resamples: g.resamples, confidence: expected.confidence)
+            }
+        }
+        for (expected, i) in zip(g.intervals, intervals) {
             #expect(isClose(i.estimate, g.estimate, rel: 1e-12), "\(i.estimate) vs \(g.estimate)")
             // Macro-F1 takes many values, so the ends behave like quantiles of a continuous law: the
             // standard error of a percentile estimated from B resamples is √(q(1 − q)/B)/φ(z_q)·σ
@@ -89,25 +101,33 @@ import Testing
         }
     }
 
-    @Test func containsTheEstimate() throws {
+    @Test func containsTheEstimate() async throws {
         let g = try Golden.load().pairedBootstrap
         let candidate = g.candidate.map { $0 == 1 }, baseline = g.baseline.map { $0 == 1 }
-        for seed: UInt64 in [1, 2, 3] {
-            let i = PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline, seed: seed)
+        let intervals = try await offPool {
+            [UInt64(1), 2, 3].map { seed in PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline, seed: seed) }
+        }
+        for i in intervals {
             #expect(i.lower < i.estimate && i.estimate < i.upper, "\(i)")
         }
     }
 
-    @Test func drawsIndicesUniformly() {
+    @Test func drawsIndicesUniformly() async throws {
         // The share of draws equal to each index, over 10,000 resamples of 10: each ≈ 0.1, with a
         // standard error of √(0.1·0.9/100,000) ≈ 0.00095.
-        for target in 0..<10 {
-            var inRange = true
-            let shares = PairedBootstrap.replicates(count: 10, resamples: 10_000, seed: UInt64(target)) { idx in
-                inRange = inRange && idx.count == 10 && idx.allSatisfy { (0..<10).contains($0) }
-                return Double(idx.filter { $0 == target }.count) / 10
+        let draws = try await offPool { () -> [(inRange: Bool, shares: [Double])] in
+            (0..<10).map { target in
+                var inRange = true
+                let shares = PairedBootstrap.replicates(count: 10, resamples: 10_000, seed: UInt64(target)) { idx in
+                    inRange = inRange && idx.count == 10 && idx.allSatisfy { (0..<10).contains($0) }
+                    return Double(idx.filter { $0 == target }.count) / 10
+                }
+                return (inRange, shares)
             }
-            // (An #expect inside this closure crashes the 6.3.1 compiler's SendNonSendable pass.)
+        }
+        for (target, (inRange, shares)) in draws.enumerated() {
+            // (An #expect inside the statistic's closure crashes the 6.3.1 compiler's SendNonSendable
+            // pass; it would run on the dedicated thread anyway.)
             #expect(inRange)
             let mean = shares.reduce(0, +) / Double(shares.count)
             #expect(abs(mean - 0.1) < 0.004, "index \(target): \(mean)")
@@ -137,13 +157,16 @@ import Testing
         #expect(PairedBootstrap.macroF1Interval(truth: [], predicted: [], classes: 0) == Interval(estimate: 0, lower: 0, upper: 0))
     }
 
-    @Test func handlesAGateSizedTable() {
+    @Test func handlesAGateSizedTable() async throws {
         // 5,000 items × 2,000 resamples (10⁷ draws); no allocation per resample.
         let baseline = (0..<5_000).map { ($0 * 7919) % 100 < 80 }
         let candidate = (0..<5_000).map { ($0 * 7919) % 100 < 82 }
-        let start = ContinuousClock.now
-        let i = PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline)
-        let elapsed = ContinuousClock.now - start
+        // Timed on the dedicated thread itself, so waiting for it to start is not counted.
+        let (i, elapsed) = try await offPool { () -> (Interval, Duration) in
+            let start = ContinuousClock.now
+            let i = PairedBootstrap.accuracyDifference(candidate: candidate, baseline: baseline)
+            return (i, ContinuousClock.now - start)
+        }
         #expect(isClose(i.estimate, 0.02, rel: 1e-9))
         #expect(i.lower > 0.015 && i.upper < 0.025 && i.contains(0.02), "\(i)")
         #expect(elapsed < .seconds(20), "took \(elapsed)")  // a hang guard, not a benchmark (~0.3 s here)

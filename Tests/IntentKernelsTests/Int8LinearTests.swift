@@ -1,5 +1,6 @@
 import Foundation
 @testable import IntentKernels
+import IntentTestSupport
 import Testing
 
 extension TestRandom {
@@ -209,134 +210,150 @@ struct Int8Shape: Sendable, CustomTestStringConvertible {
                          Int8Shape(inFeatures: 40, outFeatures: 72)]
 
     /// Against the exact integer reference (the accumulator exactly, the output within 1e-4 of the
-    /// largest entry), with and without bias; 1 and 2 threads bitwise identical.
+    /// largest entry), with and without bias; 1 and 2 threads bitwise identical. The exact
+    /// reference (up to 77 × 1536 × 384 products) runs off the cooperative pool.
     @Test(arguments: [1, 3, 16, 77], shapes)
-    func matchesExactIntegerReference(rows n: Int, shape: Int8Shape) {
+    func matchesExactIntegerReference(rows n: Int, shape: Int8Shape) async throws {
         let i = shape.inFeatures, o = shape.outFeatures
-        var rng = TestRandom(seed: UInt64(n * 1000 + i + o))
-        let x = rng.gaussianish(n * i)
-        let w = rng.gaussianish(o * i, scale: 1 / Float(i).squareRoot())
-        let bias = rng.floats(o, scale: 0.5)
-        let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
-        let (q, s, z) = quantizeRows(x, rows: n, channels: i)
-        let ref = integerReference(q, scale: s, zero: z, m, bias: bias, rows: n)
-        let one = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: 1)
-        let two = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: 2)
-        let accExact = one.acc.map(Int.init) == ref.raw
+        let (accExact, err, one, two, errNoBias) = try await offPool { () -> (Bool, Double, (out: [Float], acc: [Int32]), (out: [Float], acc: [Int32]), Double) in
+            var rng = TestRandom(seed: UInt64(n * 1000 + i + o))
+            let x = rng.gaussianish(n * i)
+            let w = rng.gaussianish(o * i, scale: 1 / Float(i).squareRoot())
+            let bias = rng.floats(o, scale: 0.5)
+            let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
+            let (q, s, z) = quantizeRows(x, rows: n, channels: i)
+            let ref = integerReference(q, scale: s, zero: z, m, bias: bias, rows: n)
+            let one = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: 1)
+            let two = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: 2)
+            let refNoBias = integerReference(q, scale: s, zero: z, m, bias: nil, rows: n)
+            let noBias = int8Linear(q, scale: s, zero: z, m, bias: nil, rows: n, threads: 2)
+            return (one.acc.map(Int.init) == ref.raw, maxRelativeError(one.out, ref.out), one, two,
+                    maxRelativeError(noBias.out, refNoBias.out))
+        }
         #expect(accExact, "int32 sums differ from the exact integer products")
-        let err = maxRelativeError(one.out, ref.out)
         #expect(err <= 1e-4, "n \(n) \(i)→\(o): max error / max |ref| = \(err)")
         #expect(one.out.map(\.bitPattern) == two.out.map(\.bitPattern), "1 and 2 threads differ")
         #expect(one.acc == two.acc)
-
-        let refNoBias = integerReference(q, scale: s, zero: z, m, bias: nil, rows: n)
-        let noBias = int8Linear(q, scale: s, zero: z, m, bias: nil, rows: n, threads: 2)
-        let errNoBias = maxRelativeError(noBias.out, refNoBias.out)
         #expect(errNoBias <= 1e-4, "n \(n) \(i)→\(o) without bias: \(errNoBias)")
     }
 
     /// Worst case for `vpmaddubsw` (u8 · s8 pairs summed in int16): activations at 0 and 255 and
     /// weights all at ±weightMax, in runs of the same sign. The int32 sums must be exact, which the
-    /// 7-bit weights guarantee on AVX2 CPUs without VNNI.
-    @Test func noSaturationAtExtremeValues() {
+    /// 7-bit weights guarantee on AVX2 CPUs without VNNI. Computed off the cooperative pool; the
+    /// checks after.
+    @Test func noSaturationAtExtremeValues() async throws {
         guard Int8Support.level != .unavailable else { return }  // the int8 path is not used on this CPU
         let i = 1536, o = 72, maxLevel = Int8Support.weightMax
-        // Rows designed to quantize to 0 and 255 only: [0, c] gives zero 0; [−c, 0] gives zero 255;
-        // [−c, 2c] gives zero 85.
-        let patterns: [(Int) -> Float] = [
-            { _ in 1 },  // all 255
-            { $0 % 2 == 0 ? 0 : 1 },  // 0, 255, 0, 255, …
-            { $0 % 4 < 2 ? 1 : 0 },  // 255, 255, 0, 0, …
-            { $0 % 2 == 0 ? -1 : 0 },  // 0, 255, … with zero point 255
-            { $0 % 3 == 0 ? -1 : 2 },  // 0, 255, 255, … with zero point 85
-            { ($0 / 8) % 2 == 0 ? 0.75 : 0 },  // runs of eight 255s
-        ]
-        let n = patterns.count
-        var x = [Float](repeating: 0, count: n * i)
-        for (r, p) in patterns.enumerated() { for k in 0..<i { x[r * i + k] = p(k) } }
-        var rng = TestRandom(seed: 99)
-        var w = [Float](repeating: 0, count: o * i)
-        for c in 0..<o {
-            for k in 0..<i {
-                let sign: Float = switch c {
-                case 0: 1
-                case 1: -1
-                case 2: k % 2 == 0 ? 1 : -1
-                case 3: k % 4 < 2 ? 1 : -1
-                case 4: (k / 8) % 2 == 0 ? 1 : -1
-                default: rng.float() < 0 ? -1 : 1
+        let (weightsAtMax, q, z, perThreads) = try await offPool {
+            () -> (Bool, [UInt8], [Float], [(threads: Int, mismatches: [String], err: Double)]) in
+            // Rows designed to quantize to 0 and 255 only: [0, c] gives zero 0; [−c, 0] gives zero 255;
+            // [−c, 2c] gives zero 85.
+            let patterns: [(Int) -> Float] = [
+                { _ in 1 },  // all 255
+                { $0 % 2 == 0 ? 0 : 1 },  // 0, 255, 0, 255, …
+                { $0 % 4 < 2 ? 1 : 0 },  // 255, 255, 0, 0, …
+                { $0 % 2 == 0 ? -1 : 0 },  // 0, 255, … with zero point 255
+                { $0 % 3 == 0 ? -1 : 2 },  // 0, 255, 255, … with zero point 85
+                { ($0 / 8) % 2 == 0 ? 0.75 : 0 },  // runs of eight 255s
+            ]
+            let n = patterns.count
+            var x = [Float](repeating: 0, count: n * i)
+            for (r, p) in patterns.enumerated() { for k in 0..<i { x[r * i + k] = p(k) } }
+            var rng = TestRandom(seed: 99)
+            var w = [Float](repeating: 0, count: o * i)
+            for c in 0..<o {
+                for k in 0..<i {
+                    let sign: Float = switch c {
+                    case 0: 1
+                    case 1: -1
+                    case 2: k % 2 == 0 ? 1 : -1
+                    case 3: k % 4 < 2 ? 1 : -1
+                    case 4: (k / 8) % 2 == 0 ? 1 : -1
+                    default: rng.float() < 0 ? -1 : 1
+                    }
+                    w[c * i + k] = sign
                 }
-                w[c * i + k] = sign
             }
+            let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
+            let weightsAtMax = (0..<(o * i)).allSatisfy { abs(Int(m.values[$0])) == maxLevel }
+            let (q, s, z) = quantizeRows(x, rows: n, channels: i)
+            let ref = integerReference(q, scale: s, zero: z, m, bias: nil, rows: n)
+            var perThreads: [(threads: Int, mismatches: [String], err: Double)] = []
+            for threads in [1, 2] {
+                let got = int8Linear(q, scale: s, zero: z, m, bias: nil, rows: n, threads: threads)
+                var mismatches: [String] = []
+                for e in 0..<(n * o) where Int(got.acc[e]) != ref.raw[e] {
+                    mismatches.append("[\(e / o), \(e % o)] \(got.acc[e]) vs \(ref.raw[e])")
+                }
+                perThreads.append((threads, mismatches, maxRelativeError(got.out, ref.out)))
+            }
+            if Int8Support.level == .int16Pairs {
+                // Not asserted: what full 8-bit weights would do on this CPU (why weightMax is 63 here).
+                let full = QuantizedMatrix(w, outFeatures: o, inFeatures: i, maxLevel: 127)
+                let exact = integerReference(q, scale: s, zero: z, full, bias: nil, rows: n)
+                let got = int8Linear(q, scale: s, zero: z, full, bias: nil, rows: n, threads: 1)
+                let wrong = (0..<(n * o)).filter { Int(got.acc[$0]) != exact.raw[$0] }.count
+                print("[int8] int16Pairs CPU, 8-bit weights: \(wrong) of \(n * o) extreme sums differ from exact (row 0 column 0: \(got.acc[0]) vs \(exact.raw[0]))")
+            }
+            return (weightsAtMax, q, z, perThreads)
         }
-        let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
-        #expect((0..<(o * i)).allSatisfy { abs(Int(m.values[$0])) == maxLevel }, "weights not all at ±\(maxLevel)")
-        let (q, s, z) = quantizeRows(x, rows: n, channels: i)
+        #expect(weightsAtMax, "weights not all at ±\(maxLevel)")
         #expect(q.allSatisfy { $0 == 0 || $0 == 255 }, "activations not all at 0 or 255")
         #expect(z == [0, 0, 0, 255, 85, 0], "zero points \(z)")
         #expect(q[0..<i].allSatisfy { $0 == 255 })
-        let ref = integerReference(q, scale: s, zero: z, m, bias: nil, rows: n)
-        for threads in [1, 2] {
-            let got = int8Linear(q, scale: s, zero: z, m, bias: nil, rows: n, threads: threads)
-            var mismatches: [String] = []
-            for e in 0..<(n * o) where Int(got.acc[e]) != ref.raw[e] {
-                mismatches.append("[\(e / o), \(e % o)] \(got.acc[e]) vs \(ref.raw[e])")
-            }
+        for (threads, mismatches, err) in perThreads {
             #expect(mismatches.isEmpty, "threads \(threads): \(mismatches.count) saturated sums, e.g. \(mismatches.prefix(4))")
-            let err = maxRelativeError(got.out, ref.out)
             #expect(err <= 1e-5, "threads \(threads): output error \(err)")
-        }
-        if Int8Support.level == .int16Pairs {
-            // Not asserted: what full 8-bit weights would do on this CPU (why weightMax is 63 here).
-            let full = QuantizedMatrix(w, outFeatures: o, inFeatures: i, maxLevel: 127)
-            let exact = integerReference(q, scale: s, zero: z, full, bias: nil, rows: n)
-            let got = int8Linear(q, scale: s, zero: z, full, bias: nil, rows: n, threads: 1)
-            let wrong = (0..<(n * o)).filter { Int(got.acc[$0]) != exact.raw[$0] }.count
-            print("[int8] int16Pairs CPU, 8-bit weights: \(wrong) of \(n * o) extreme sums differ from exact (row 0 column 0: \(got.acc[0]) vs \(exact.raw[0]))")
         }
     }
 
     @Test(arguments: [1, 2])
-    func epiloguesMatchSeparatePasses(threads: Int) {
-        let n = 5, i = 384, o = 200  // o: three whole 64-column slices and an 8-wide one
-        var rng = TestRandom(seed: UInt64(40 + threads))
-        let x = rng.gaussianish(n * i), w = rng.gaussianish(o * i, scale: 0.1), bias = rng.floats(o)
-        let skip = rng.gaussianish(n * o, scale: 3)
-        let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
-        let (q, s, z) = quantizeRows(x, rows: n, channels: i)
-        let plain = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: threads).out
+    func epiloguesMatchSeparatePasses(threads: Int) async throws {
+        let (geluDiff, residualDiff) = try await offPool { () -> (Float, Float) in
+            let n = 5, i = 384, o = 200  // o: three whole 64-column slices and an 8-wide one
+            var rng = TestRandom(seed: UInt64(40 + threads))
+            let x = rng.gaussianish(n * i), w = rng.gaussianish(o * i, scale: 0.1), bias = rng.floats(o)
+            let skip = rng.gaussianish(n * o, scale: 3)
+            let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
+            let (q, s, z) = quantizeRows(x, rows: n, channels: i)
+            let plain = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: threads).out
 
-        var geluRef = [Float](repeating: 0, count: n * o)
-        geluForward(&geluRef, plain, count: n * o)
-        let gelu = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, epilogue: .gelu, threads: threads).out
-        let geluDiff = zip(gelu, geluRef).map { abs($0 - $1) }.max() ?? .nan
-        #expect(geluDiff <= 1e-6, "gelu epilogue vs separate GELU: \(geluDiff)")
+            var geluRef = [Float](repeating: 0, count: n * o)
+            geluForward(&geluRef, plain, count: n * o)
+            let gelu = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, epilogue: .gelu, threads: threads).out
+            let geluDiff = zip(gelu, geluRef).map { abs($0 - $1) }.max() ?? .nan
 
-        let residual = skip.withUnsafeBufferPointer { p in
-            int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, epilogue: .residual(p.baseAddress!), threads: threads).out
+            let residual = skip.withUnsafeBufferPointer { p in
+                int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, epilogue: .residual(p.baseAddress!), threads: threads).out
+            }
+            let residualDiff = (0..<(n * o)).map { abs(residual[$0] - (plain[$0] + skip[$0])) }.max() ?? .nan
+            return (geluDiff, residualDiff)
         }
-        let residualDiff = (0..<(n * o)).map { abs(residual[$0] - (plain[$0] + skip[$0])) }.max() ?? .nan
+        #expect(geluDiff <= 1e-6, "gelu epilogue vs separate GELU: \(geluDiff)")
         #expect(residualDiff <= 1e-6, "residual epilogue vs separate addition: \(residualDiff)")
     }
 
     /// Quantization error against the fp32 layer on Gaussian-like data: relative Frobenius error below 2 %.
     @Test(arguments: shapes)
-    func closeToFP32Linear(shape: Int8Shape) {
-        let n = 16, i = shape.inFeatures, o = shape.outFeatures
-        var rng = TestRandom(seed: UInt64(i * 7 + o))
-        let x = rng.gaussianish(n * i), w = rng.gaussianish(o * i, scale: 1 / Float(i).squareRoot())
-        let bias = rng.floats(o, scale: 0.1)
-        var reference = [Float](repeating: .nan, count: n * o)
-        linearForward(&reference, x, w, bias, rows: n, inFeatures: i, outFeatures: o)
-        let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
-        let (q, s, z) = quantizeRows(x, rows: n, channels: i)
-        let got = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: 2).out
-        var num = 0.0, den = 0.0
-        for (a, b) in zip(got, reference) {
-            num += Double(a - b) * Double(a - b)
-            den += Double(b) * Double(b)
+    func closeToFP32Linear(shape: Int8Shape) async throws {
+        let i = shape.inFeatures, o = shape.outFeatures
+        let rel = try await offPool { () -> Double in
+            let n = 16
+            var rng = TestRandom(seed: UInt64(i * 7 + o))
+            let x = rng.gaussianish(n * i), w = rng.gaussianish(o * i, scale: 1 / Float(i).squareRoot())
+            let bias = rng.floats(o, scale: 0.1)
+            var reference = [Float](repeating: .nan, count: n * o)
+            linearForward(&reference, x, w, bias, rows: n, inFeatures: i, outFeatures: o)
+            let m = QuantizedMatrix(w, outFeatures: o, inFeatures: i)
+            let (q, s, z) = quantizeRows(x, rows: n, channels: i)
+            let got = int8Linear(q, scale: s, zero: z, m, bias: bias, rows: n, threads: 2).out
+            var num = 0.0, den = 0.0
+            for (a, b) in zip(got, reference) {
+                num += Double(a - b) * Double(a - b)
+                den += Double(b) * Double(b)
+            }
+            return (num / den).squareRoot()
         }
-        let rel = (num / den).squareRoot()
         print("[int8] \(i)→\(o), weightMax \(Int8Support.weightMax): relative Frobenius error vs fp32 \(rel)")
         #expect(rel < 0.02, "\(i)→\(o): relative Frobenius error \(rel)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import IntentKernels
+import IntentTestSupport
 import Testing
 
 @Suite struct ForwardKernelTests {
@@ -74,111 +75,134 @@ import Testing
     }
 }
 
+/// Analytic gradients against central finite differences (two forward passes per entry), computed
+/// off the cooperative pool; the checks stay in the test bodies.
 @Suite struct BackwardKernelTests {
-    @Test func linearBackwardMatchesFiniteDifferences() {
-        var rng = TestRandom(seed: 3)
-        let n = 4, i = 5, o = 3
-        var x = rng.floats(n * i), w = rng.floats(o * i), b = rng.floats(o)
-        let probe = rng.floats(n * o)
-        var dx = [Float](repeating: 0, count: n * i), dw = [Float](repeating: 0, count: o * i), db = [Float](repeating: 0, count: o)
-        linearBackward(dinp: &dx, dweight: &dw, dbias: &db, dout: probe, inp: x, weight: w, rows: n, inFeatures: i, outFeatures: o)
-        func run(_ x: [Float], _ w: [Float], _ b: [Float]) -> [Float] {
-            var out = [Float](repeating: 0, count: n * o)
-            linearForward(&out, x, w, b, rows: n, inFeatures: i, outFeatures: o)
-            return out
+    @Test func linearBackwardMatchesFiniteDifferences() async throws {
+        let (dx, dw, db, numeric) = try await offPool { () -> ([Float], [Float], [Float], (x: [Float], w: [Float], b: [Float])) in
+            var rng = TestRandom(seed: 3)
+            let n = 4, i = 5, o = 3
+            var x = rng.floats(n * i), w = rng.floats(o * i), b = rng.floats(o)
+            let probe = rng.floats(n * o)
+            var dx = [Float](repeating: 0, count: n * i), dw = [Float](repeating: 0, count: o * i), db = [Float](repeating: 0, count: o)
+            linearBackward(dinp: &dx, dweight: &dw, dbias: &db, dout: probe, inp: x, weight: w, rows: n, inFeatures: i, outFeatures: o)
+            func run(_ x: [Float], _ w: [Float], _ b: [Float]) -> [Float] {
+                var out = [Float](repeating: 0, count: n * o)
+                linearForward(&out, x, w, b, rows: n, inFeatures: i, outFeatures: o)
+                return out
+            }
+            let wCopy = w, bCopy = b, xCopy = x
+            let nx = numericGradient(of: &x, probe: probe) { run($0, wCopy, bCopy) }
+            let nw = numericGradient(of: &w, probe: probe) { run(xCopy, $0, bCopy) }
+            let nb = numericGradient(of: &b, probe: probe) { run(xCopy, wCopy, $0) }
+            return (dx, dw, db, (nx, nw, nb))
         }
-        let wCopy = w, bCopy = b, xCopy = x
-        #expect(relativeError(dx, numericGradient(of: &x, probe: probe) { run($0, wCopy, bCopy) }) < 1e-3)
-        #expect(relativeError(dw, numericGradient(of: &w, probe: probe) { run(xCopy, $0, bCopy) }) < 1e-3)
-        #expect(relativeError(db, numericGradient(of: &b, probe: probe) { run(xCopy, wCopy, $0) }) < 1e-3)
+        #expect(relativeError(dx, numeric.x) < 1e-3)
+        #expect(relativeError(dw, numeric.w) < 1e-3)
+        #expect(relativeError(db, numeric.b) < 1e-3)
     }
 
-    @Test func layerNormBackwardMatchesFiniteDifferences() {
-        var rng = TestRandom(seed: 4)
-        let n = 3, c = 6
-        var x = rng.floats(n * c, scale: 2), w = rng.floats(c), b = rng.floats(c)
-        let probe = rng.floats(n * c)
-        var mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
-        var out = [Float](repeating: 0, count: n * c)
-        layerNormForward(&out, mean: &mean, rstd: &rstd, x, weight: w, bias: b, rows: n, channels: c, eps: 1e-5)
-        var dx = [Float](repeating: 0, count: n * c), dw = [Float](repeating: 0, count: c), db = [Float](repeating: 0, count: c)
-        layerNormBackward(dinp: &dx, dweight: &dw, dbias: &db, dout: probe, inp: x, weight: w, mean: mean, rstd: rstd, rows: n, channels: c)
-        func run(_ x: [Float], _ w: [Float], _ b: [Float]) -> [Float] {
+    @Test func layerNormBackwardMatchesFiniteDifferences() async throws {
+        let (dx, dw, db, numeric) = try await offPool { () -> ([Float], [Float], [Float], (x: [Float], w: [Float], b: [Float])) in
+            var rng = TestRandom(seed: 4)
+            let n = 3, c = 6
+            var x = rng.floats(n * c, scale: 2), w = rng.floats(c), b = rng.floats(c)
+            let probe = rng.floats(n * c)
+            var mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
             var out = [Float](repeating: 0, count: n * c)
-            layerNormForward(&out, mean: nil, rstd: nil, x, weight: w, bias: b, rows: n, channels: c, eps: 1e-5)
-            return out
+            layerNormForward(&out, mean: &mean, rstd: &rstd, x, weight: w, bias: b, rows: n, channels: c, eps: 1e-5)
+            var dx = [Float](repeating: 0, count: n * c), dw = [Float](repeating: 0, count: c), db = [Float](repeating: 0, count: c)
+            layerNormBackward(dinp: &dx, dweight: &dw, dbias: &db, dout: probe, inp: x, weight: w, mean: mean, rstd: rstd, rows: n, channels: c)
+            func run(_ x: [Float], _ w: [Float], _ b: [Float]) -> [Float] {
+                var out = [Float](repeating: 0, count: n * c)
+                layerNormForward(&out, mean: nil, rstd: nil, x, weight: w, bias: b, rows: n, channels: c, eps: 1e-5)
+                return out
+            }
+            let wCopy = w, bCopy = b, xCopy = x
+            let nx = numericGradient(of: &x, probe: probe, eps: 1e-3) { run($0, wCopy, bCopy) }
+            let nw = numericGradient(of: &w, probe: probe) { run(xCopy, $0, bCopy) }
+            let nb = numericGradient(of: &b, probe: probe) { run(xCopy, wCopy, $0) }
+            return (dx, dw, db, (nx, nw, nb))
         }
-        let wCopy = w, bCopy = b, xCopy = x
-        #expect(relativeError(dx, numericGradient(of: &x, probe: probe, eps: 1e-3) { run($0, wCopy, bCopy) }) < 5e-3)
-        #expect(relativeError(dw, numericGradient(of: &w, probe: probe) { run(xCopy, $0, bCopy) }) < 1e-3)
-        #expect(relativeError(db, numericGradient(of: &b, probe: probe) { run(xCopy, wCopy, $0) }) < 1e-3)
+        #expect(relativeError(dx, numeric.x) < 5e-3)
+        #expect(relativeError(dw, numeric.w) < 1e-3)
+        #expect(relativeError(db, numeric.b) < 1e-3)
     }
 
-    @Test func geluBackwardMatchesFiniteDifferences() {
-        var rng = TestRandom(seed: 5)
-        var x = rng.floats(40, scale: 4)
-        let probe = rng.floats(40)
-        var dx = [Float](repeating: 0, count: 40)
-        geluBackward(dinp: &dx, dout: probe, inp: x, count: 40)
-        let numeric = numericGradient(of: &x, probe: probe, eps: 1e-3) { x in
-            var out = [Float](repeating: 0, count: x.count)
-            geluForward(&out, x, count: x.count)
-            return out
+    @Test func geluBackwardMatchesFiniteDifferences() async throws {
+        let (dx, numeric) = try await offPool { () -> ([Float], [Float]) in
+            var rng = TestRandom(seed: 5)
+            var x = rng.floats(40, scale: 4)
+            let probe = rng.floats(40)
+            var dx = [Float](repeating: 0, count: 40)
+            geluBackward(dinp: &dx, dout: probe, inp: x, count: 40)
+            let numeric = numericGradient(of: &x, probe: probe, eps: 1e-3) { x in
+                var out = [Float](repeating: 0, count: x.count)
+                geluForward(&out, x, count: x.count)
+                return out
+            }
+            return (dx, numeric)
         }
         #expect(relativeError(dx, numeric) < 2e-3)
     }
 
     /// With and without attention-probability dropout (a fixed mask of zeros and 1/(1−p)).
     @Test(arguments: [false, true])
-    func attentionBackwardMatchesFiniteDifferences(dropout: Bool) {
-        var rng = TestRandom(seed: 6)
-        let c = 8, h = 2
-        let starts = [0, 3, 4, 8]
-        let n = 8
-        var qkv = rng.floats(n * 3 * c)
-        let probe = rng.floats(n * c)
-        let probsCount = attentionProbsCount(starts: starts, sequences: 3, heads: h)
-        var mask = [Float](repeating: 0, count: probsCount)
-        var generator = SplitMix64(seed: 60)
-        dropoutMask(&mask, count: probsCount, probability: 0.3, generator: &generator)
-        #expect(mask.contains(0) && mask.contains { $0 > 1 })
-        func run(_ qkv: [Float], probs: inout [Float]) -> [Float] {
-            var out = [Float](repeating: 0, count: n * c)
-            if dropout {
-                attentionForward(&out, probs: &probs, qkv, starts: starts, sequences: 3, heads: h, channels: c, dropMask: mask)
-            } else {
-                attentionForward(&out, probs: &probs, qkv, starts: starts, sequences: 3, heads: h, channels: c)
+    func attentionBackwardMatchesFiniteDifferences(dropout: Bool) async throws {
+        let (mask, dqkv, numeric) = try await offPool { () -> ([Float], [Float], [Float]) in
+            var rng = TestRandom(seed: 6)
+            let c = 8, h = 2
+            let starts = [0, 3, 4, 8]
+            let n = 8
+            var qkv = rng.floats(n * 3 * c)
+            let probe = rng.floats(n * c)
+            let probsCount = attentionProbsCount(starts: starts, sequences: 3, heads: h)
+            var mask = [Float](repeating: 0, count: probsCount)
+            var generator = SplitMix64(seed: 60)
+            dropoutMask(&mask, count: probsCount, probability: 0.3, generator: &generator)
+            func run(_ qkv: [Float], probs: inout [Float]) -> [Float] {
+                var out = [Float](repeating: 0, count: n * c)
+                if dropout {
+                    attentionForward(&out, probs: &probs, qkv, starts: starts, sequences: 3, heads: h, channels: c, dropMask: mask)
+                } else {
+                    attentionForward(&out, probs: &probs, qkv, starts: starts, sequences: 3, heads: h, channels: c)
+                }
+                return out
             }
-            return out
+            var probs = [Float](repeating: 0, count: probsCount)
+            _ = run(qkv, probs: &probs)
+            var dqkv = [Float](repeating: 0, count: n * 3 * c)
+            var scratch = [Float](repeating: 0, count: 8)
+            attentionBackward(dqkv: &dqkv, dout: probe, qkv: qkv, probs: probs, scratch: &scratch, starts: starts, sequences: 3, heads: h,
+                              channels: c, dropMask: dropout ? mask : nil)
+            let numeric = numericGradient(of: &qkv, probe: probe, eps: 1e-3) { q in
+                var p = [Float](repeating: 0, count: probsCount)
+                return run(q, probs: &p)
+            }
+            return (mask, dqkv, numeric)
         }
-        var probs = [Float](repeating: 0, count: probsCount)
-        _ = run(qkv, probs: &probs)
-        var dqkv = [Float](repeating: 0, count: n * 3 * c)
-        var scratch = [Float](repeating: 0, count: 8)
-        attentionBackward(dqkv: &dqkv, dout: probe, qkv: qkv, probs: probs, scratch: &scratch, starts: starts, sequences: 3, heads: h,
-                          channels: c, dropMask: dropout ? mask : nil)
-        let numeric = numericGradient(of: &qkv, probe: probe, eps: 1e-3) { q in
-            var p = [Float](repeating: 0, count: probsCount)
-            return run(q, probs: &p)
-        }
+        #expect(mask.contains(0) && mask.contains { $0 > 1 })
         #expect(relativeError(dqkv, numeric) < 2e-3)
     }
 
-    @Test func poolingBackwardMatchesFiniteDifferences() {
-        var rng = TestRandom(seed: 7)
-        let starts = [0, 2, 5], c = 3
-        var hidden = rng.floats(5 * c)
-        let probe = rng.floats(2 * c)
-        var dh = [Float](repeating: 0, count: 5 * c)
-        meanPoolBackward(dhidden: &dh, dout: probe, starts: starts, sequences: 2, channels: c)
-        let numeric = numericGradient(of: &hidden, probe: probe) { x in
-            var out = [Float](repeating: 0, count: 2 * c)
-            meanPoolForward(&out, x, starts: starts, sequences: 2, channels: c)
-            return out
+    @Test func poolingBackwardMatchesFiniteDifferences() async throws {
+        let (dh, numeric, dc, probe) = try await offPool { () -> ([Float], [Float], [Float], [Float]) in
+            var rng = TestRandom(seed: 7)
+            let starts = [0, 2, 5], c = 3
+            var hidden = rng.floats(5 * c)
+            let probe = rng.floats(2 * c)
+            var dh = [Float](repeating: 0, count: 5 * c)
+            meanPoolBackward(dhidden: &dh, dout: probe, starts: starts, sequences: 2, channels: c)
+            let numeric = numericGradient(of: &hidden, probe: probe) { x in
+                var out = [Float](repeating: 0, count: 2 * c)
+                meanPoolForward(&out, x, starts: starts, sequences: 2, channels: c)
+                return out
+            }
+            var dc = [Float](repeating: 0, count: 5 * c)
+            clsPoolBackward(dhidden: &dc, dout: probe, starts: starts, sequences: 2, channels: c)
+            return (dh, numeric, dc, probe)
         }
         #expect(relativeError(dh, numeric) < 1e-3)
-        var dc = [Float](repeating: 0, count: 5 * c)
-        clsPoolBackward(dhidden: &dc, dout: probe, starts: starts, sequences: 2, channels: c)
         #expect(Array(dc[0..<3]) == Array(probe[0..<3]) && Array(dc[6..<9]) == Array(probe[3..<6]))
     }
 }

@@ -1,14 +1,22 @@
 import Foundation
 import IntentKernels
 import IntentModel
+import IntentTestSupport
 import Testing
 import Tokenization
 
 /// The real all-MiniLM-L6-v2 with int8 projections against its own fp32 forward pass, over the
-/// sentences of the reference goldens (Goldens/minilm.json).
+/// sentences of the reference goldens (Goldens/minilm.json). Loading, quantizing and every
+/// forward pass run off the cooperative pool (`offPool`); the checks stay in the test bodies.
 @Suite struct Int8EncoderTests {
+    /// First touched inside `offPool` only (see `loaded`): loading and quantizing take seconds.
     static let model = Result { try BaseModel.load(ModelCache.defaultBaseModel) }
     static let int8Model = Result { try model.get().at(.int8) }
+
+    /// The fp32 and int8 models, loaded (on first use) off the cooperative pool.
+    static func loaded() async throws -> (base: BaseModel, quantized: BaseModel) {
+        try await offPool { (try model.get(), try int8Model.get()) }
+    }
 
     let sentences: [String]
 
@@ -39,18 +47,21 @@ import Tokenization
         #expect(Precision.int8.effective == expected)
     }
 
-    @Test func atInt8QuantizesEveryProjection() throws {
-        let base = try Self.model.get()
-        let quantized = try Self.int8Model.get()
+    @Test func atInt8QuantizesEveryProjection() async throws {
+        let (base, quantized) = try await Self.loaded()
+        // `at` builds a new encoder (quantizing, for int8) when the precision changes: off the pool.
+        let (baseAtFP32, quantizedAtInt8, quantizedAtFP32) = try await offPool {
+            (base.at(.fp32).encoder.precision, quantized.at(.int8).encoder.precision, quantized.at(.fp32).encoder.precision)
+        }
         #expect(base.encoder.precision == .fp32 && base.encoder.int8 == nil)
-        #expect(base.at(.fp32).encoder.precision == .fp32)
+        #expect(baseAtFP32 == .fp32)
         guard Int8Support.level != .unavailable else {
             #expect(quantized.encoder.precision == .fp32)  // falls back on CPUs without AVX2
             return
         }
         #expect(quantized.encoder.precision == .int8)
-        #expect(quantized.at(.int8).encoder.precision == .int8)
-        #expect(quantized.at(.fp32).encoder.precision == .fp32)
+        #expect(quantizedAtInt8 == .int8)
+        #expect(quantizedAtFP32 == .fp32)
         #expect(quantized.defaultPooling == base.defaultPooling)
         let layers = try #require(quantized.encoder.int8).layers
         #expect(layers.count == base.encoder.config.layers)
@@ -61,22 +72,23 @@ import Tokenization
         }
     }
 
-    @Test func int8EmbeddingsCloseToFP32() throws {
-        let base = try Self.model.get()
-        let quantized = try Self.int8Model.get()
+    @Test func int8EmbeddingsCloseToFP32() async throws {
+        let (base, quantized) = try await Self.loaded()
         #expect(sentences.count >= 200)
-        let reference = embed(base.encoder, tokenizer: base.tokenizer, batchSize: 16)
-        let got = embed(quantized.encoder, tokenizer: quantized.tokenizer, batchSize: 16)
-        var cosines: [Double] = []
-        for (i, (a, b)) in zip(got, reference).enumerated() {
-            var dot = 0.0, na = 0.0, nb = 0.0
-            for (x, y) in zip(a, b) {
-                dot += Double(x) * Double(y)
-                na += Double(x) * Double(x)
-                nb += Double(y) * Double(y)
+        let cosines = try await offPool { () -> [Double] in
+            let reference = embed(base.encoder, tokenizer: base.tokenizer, batchSize: 16)
+            let got = embed(quantized.encoder, tokenizer: quantized.tokenizer, batchSize: 16)
+            return zip(got, reference).map { a, b in
+                var dot = 0.0, na = 0.0, nb = 0.0
+                for (x, y) in zip(a, b) {
+                    dot += Double(x) * Double(y)
+                    na += Double(x) * Double(x)
+                    nb += Double(y) * Double(y)
+                }
+                return dot / (na * nb).squareRoot()
             }
-            let cosine = dot / (na * nb).squareRoot()
-            cosines.append(cosine)
+        }
+        for (i, cosine) in cosines.enumerated() {
             // Measured on an AVX2 CPU (7-bit weights): min 0.9894 (2–3 token inputs such as "" and
             // "okay", where mean pooling averages little of the error away), mean 0.9969.
             #expect(cosine >= 0.985, "sentence \(i) \(sentences[i].prefix(60).debugDescription): cosine \(cosine)")
@@ -89,10 +101,12 @@ import Tokenization
     }
 
     /// Rows are quantized per token, whatever the batch: batch 1 and batch 64 agree.
-    @Test func int8BatchSizeIndependent() throws {
-        let quantized = try Self.int8Model.get()
-        let single = embed(quantized.encoder, tokenizer: quantized.tokenizer, batchSize: 1)
-        let batched = embed(quantized.encoder, tokenizer: quantized.tokenizer, batchSize: 64)
+    @Test func int8BatchSizeIndependent() async throws {
+        let quantized = try await Self.loaded().quantized
+        let (single, batched) = try await offPool {
+            (embed(quantized.encoder, tokenizer: quantized.tokenizer, batchSize: 1),
+             embed(quantized.encoder, tokenizer: quantized.tokenizer, batchSize: 64))
+        }
         var worst: Float = 0
         for (i, (a, b)) in zip(single, batched).enumerated() {
             let diff = maxAbsDifference(a[...], b[...])
@@ -103,23 +117,28 @@ import Tokenization
     }
 
     /// Every projection kept in fp32 (through the int8 code path) is the fp32 encoder.
-    @Test func keepingEveryProjectionInFP32IsFP32() throws {
-        let base = try Self.model.get()
-        let encoder = Encoder(weights: base.encoder.weights, precision: .int8, keepFP32: { _, _ in true })
+    @Test func keepingEveryProjectionInFP32IsFP32() async throws {
+        let base = try await Self.loaded().base
+        let (encoder, worst) = try await offPool { () -> (Encoder, Float) in
+            let encoder = Encoder(weights: base.encoder.weights, precision: .int8, keepFP32: { _, _ in true })
+            let reference = embed(base.encoder, tokenizer: base.tokenizer, batchSize: 16)
+            let got = embed(encoder, tokenizer: base.tokenizer, batchSize: 16)
+            var worst: Float = 0
+            for (a, b) in zip(got, reference) { worst = max(worst, maxAbsDifference(a[...], b[...])) }
+            return (encoder, worst)
+        }
         if let layers = encoder.int8?.layers {
             #expect(layers.allSatisfy { $0.qkv == nil && $0.attentionOutput == nil && $0.intermediate == nil && $0.output == nil })
         }
-        let reference = embed(base.encoder, tokenizer: base.tokenizer, batchSize: 16)
-        let got = embed(encoder, tokenizer: base.tokenizer, batchSize: 16)
-        var worst: Float = 0
-        for (a, b) in zip(got, reference) { worst = max(worst, maxAbsDifference(a[...], b[...])) }
         #expect(worst <= 1e-5, "keepFP32 everywhere vs fp32: max abs diff \(worst)")
     }
 
     /// `keepFP32` leaves exactly the named projections unquantized.
-    @Test func keepFP32SelectsProjections() throws {
-        let base = try Self.model.get()
-        let weights = Int8Weights(base.encoder.weights, keepFP32: { layer, site in layer == 0 && site == .output || site == .qkv && layer == 2 })
+    @Test func keepFP32SelectsProjections() async throws {
+        let base = try await Self.loaded().base
+        let weights = try await offPool {
+            Int8Weights(base.encoder.weights, keepFP32: { layer, site in layer == 0 && site == .output || site == .qkv && layer == 2 })
+        }
         for (index, layer) in weights.layers.enumerated() {
             #expect((layer.output == nil) == (index == 0), "layer \(index) output")
             #expect((layer.qkv == nil) == (index == 2), "layer \(index) qkv")
@@ -131,18 +150,21 @@ import Tokenization
 /// Hostile inputs through the int8 encoder: a 10 MB text (truncated to the model's 256 tokens),
 /// NUL, combining marks and emoji, a full batch of maximum-length texts, and threads 1 vs 2.
 @Suite struct Int8HostileInputTests {
-    @Test func longAndStrangeTextsStayFiniteAndClose() throws {
-        let base = try Int8EncoderTests.model.get()
-        let quantized = try Int8EncoderTests.int8Model.get()
+    @Test func longAndStrangeTextsStayFiniteAndClose() async throws {
+        let (base, quantized) = try await Int8EncoderTests.loaded()
         let huge = String(repeating: "refund my card please ", count: 10 * 1024 * 1024 / 22)
         let texts = [huge, "\u{0}\u{0}", "e\u{301}\u{301}\u{301} cafe\u{301} 👩‍👩‍👧 ok", String(repeating: "\u{301}", count: 5000)]
             + Array(repeating: String(repeating: "word ", count: 400), count: 32)
-        let batch = base.tokenizer.encodeBatch(texts)
-        #expect(batch.length(0) == base.tokenizer.maxLength)
+        // Tokenizing 10 MB and three forward passes: off the pool.
+        let (firstLength, reference, one, two) = try await offPool { () -> (Int, [Float], [Float], [Float]) in
+            let batch = base.tokenizer.encodeBatch(texts)
+            return (batch.length(0),
+                    base.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace()),
+                    quantized.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace(), threads: 1),
+                    quantized.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace(), threads: 2))
+        }
+        #expect(firstLength == base.tokenizer.maxLength)
         let c = base.encoder.config.hiddenSize
-        let reference = base.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace())
-        let one = quantized.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace(), threads: 1)
-        let two = quantized.encoder.embed(batch, pooling: .mean, normalize: true, workspace: EncoderWorkspace(), threads: 2)
         let finite = one.allSatisfy { $0.isFinite }
         #expect(finite)
         #expect(one == two, "threads 1 and 2 differ")

@@ -47,7 +47,7 @@ final class BlackHole: Sendable {
     }
 
     @Test func aHangingDatabaseGives503WithRetryAfterWithinTwoSeconds() async throws {
-        let model = try Fixture.model.get()
+        let model = try await Fixture.servingModel()
         let hole = try BlackHole()
         let client = PostgresClient(configuration: hole.configuration, backgroundLogger: Self.logger)
         var settings = DatabaseMonitor.Settings()

@@ -10,7 +10,7 @@ import Testing
 /// waits and loads it), under versions that cannot collide in a shared data directory.
 @Suite struct FirstAdapterTests {
     @Test func replicasStartingTogetherTrainOnce() async throws {
-        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let base = try await Fixture.baseModel()
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("intentloop-first-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         try await TestDatabase.withStore { store in

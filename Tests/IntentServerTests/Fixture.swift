@@ -18,6 +18,7 @@ enum Fixture {
         ("reset my password", "reset_password"), ("cannot log in, need a new password", "reset_password"), ("password reset link please", "reset_password"),
     ].map { LabelledExample(text: $0.0, intent: $0.1) }
 
+    /// Touched only through `servingModel()`: loading the base model and training take seconds.
     static let model: Result<ServingModel, any Error> = Result {
         let base = try BaseModel.load(ModelCache.defaultBaseModel)
         var options = TrainingOptions()
@@ -26,6 +27,17 @@ enum Fixture {
         let labels = Set(examples.map(\.intent)).sorted()
         let report = try Trainer(base: base, options: options).train(labels: labels, examples: examples)
         return ServingModel(classifier: try IntentClassifier(base: base, adapter: report.adapter), version: "v-test")
+    }
+
+    /// The fixture's model (loaded and trained on first use) fetched off the cooperative pool, where
+    /// CPU-heavy work never runs: the server tests beside it are timing-sensitive.
+    static func servingModel() async throws -> ServingModel {
+        try await offPool { try model.get() }
+    }
+
+    /// The real base model, loaded off the cooperative pool.
+    static func baseModel() async throws -> BaseModel {
+        try await offPool { try BaseModel.load(ModelCache.defaultBaseModel) }
     }
 
     struct Credentials: Sendable {
@@ -39,7 +51,7 @@ enum Fixture {
     /// admin, and the application over it in HummingbirdTesting's router mode.
     static func withApp(configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in },
                         _ test: @escaping @Sendable (any TestClientProtocol, Store, Credentials) async throws -> Void) async throws {
-        let model = try model.get()
+        let model = try await servingModel()
         try await TestDatabase.withStore { store in
             _ = try await store.importExamples(examples, kind: .training, actor: nil)
             let client = try await store.createUser(username: "client", role: .client, passwordHash: nil)

@@ -71,7 +71,7 @@ import Training
     }
 
     @Test func theGateRejectsARegressionAnEqualCandidateAndAStaleOne() async throws {
-        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let base = try await Fixture.baseModel()
         try await TestDatabase.withStore { store in
             let files = try await Self.firstAdapter(store, base: base)
             try await store.setGatePolicy(Self.noShadow, actor: nil)
@@ -121,7 +121,7 @@ import Training
     /// the served ones, agents' verdicts pairing them), is promoted, and the replica switches to
     /// it without a restart; a rollback through the API switches back.
     @Test func shadowPromotionAndRollbackOnALiveServer() async throws {
-        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let base = try await Fixture.baseModel()
         try await TestDatabase.withStore { store in
             _ = try await store.importExamples(Fixture.examples, kind: .training, actor: nil)
             let files = try await Self.firstAdapter(store, base: base)

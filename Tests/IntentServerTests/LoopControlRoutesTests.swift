@@ -5,6 +5,7 @@ import IntentData
 import IntentModel
 import IntentServer
 import IntentStore
+import IntentTestSupport
 import LoopCore
 import Testing
 import Training
@@ -129,7 +130,7 @@ import Yams
     // MARK: POST /v1/gate/run
 
     @Test func runningTheGateMovesTheCandidateAndAnswersTheAdapters() async throws {
-        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let base = try await Fixture.baseModel()
         try await Fixture.withApp { client, store, creds in
             let files = try await GateFlowTests.firstAdapter(store, base: base)
             // Nothing waiting: the gate has nothing to do, and answers production alone.
@@ -189,7 +190,7 @@ import Yams
     /// trained in memory, to compute what the server should answer independently of it.
     static func withEvaluatingApp(_ test: @escaping @Sendable (any TestClientProtocol, Store, Fixture.Credentials, ServingModel) async throws -> Void)
         async throws {
-        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let base = try await Fixture.baseModel()
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("evaluate-cache-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: cache) }
         try await Fixture.withApp(configure: { config in
@@ -218,7 +219,8 @@ import Yams
                 ("track my order please", "cancel_order"), ("password reset link please", "track_package"), ("my delivery is late", "track_package"),
                 ("hello, good morning", "greet"),
             ]
-            let predicted = model.classifier.predict(set.map(\.0), topK: 1, batchSize: 64).map(\.intent)
+            let texts = set.map(\.0)
+            let predicted = try await offPool { model.classifier.predict(texts, topK: 1, batchSize: 64).map(\.intent) }
             let labels = set.map(\.1)
             let correct = zip(labels, predicted).filter { $0 == $1 }.count
             let expected = Evaluation(expected: labels, predicted: predicted)

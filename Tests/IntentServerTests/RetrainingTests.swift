@@ -43,27 +43,27 @@ import Training
     }
 
     /// A first production adapter (one quick epoch), stored in the database like the first start's;
-    /// the model to serve and the adapter's files.
+    /// the model to serve and the adapter's files. Training and merging run off the cooperative pool.
     static func production(_ store: Store, base: BaseModel, examples: [LabelledExample], version: String = "v1-test") async throws
         -> (model: ServingModel, files: [String: Data]) {
         let labels = Set(examples.map(\.intent)).sorted()
-        let (adapter, files) = try await onDedicatedThread(name: "test.train") { () throws -> (Adapter, [String: Data]) in
+        let (classifier, files) = try await offPool { () throws -> (IntentClassifier, [String: Data]) in
             var o = TrainingOptions()
             o.epochs = 1
             let report = try Trainer(base: base, options: o).train(labels: labels, examples: examples)
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("first-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: dir) }
             try report.adapter.save(to: dir)
-            return (report.adapter, try AdapterContent.read(directory: dir))
+            return (try IntentClassifier(base: base, adapter: report.adapter), try AdapterContent.read(directory: dir))
         }
         var first = NewAdapter(version: version, status: .production, labels: labels, files: files)
         first.reason = "trained by the test"
         try await store.storeProductionAdapter(first, actor: nil)
-        return (ServingModel(classifier: try IntentClassifier(base: base, adapter: adapter), version: version), files)
+        return (ServingModel(classifier: classifier, version: version), files)
     }
 
     @Test func correctionsThroughTheAPIBecomeACandidateThatLearnedThem() async throws {
-        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let base = try await Fixture.baseModel()
         let training = try Self.demo("train.jsonl"), golden = try Self.demo("golden.jsonl")
         try await TestDatabase.withStore { store in
             _ = try await store.importExamples(training, kind: .training, actor: nil)
@@ -126,17 +126,20 @@ import Training
             // the trained corrections as the agents said; those in the evaluation pool were never trained on.
             let record = try #require(try await store.adapters().first { $0.status == .candidate })
             let folder = try await AdapterCache(directory: cacheDirectory).folder(for: record, store: store)
-            let classifier = try IntentClassifier(base: base, adapter: try Adapter.load(from: folder, encoder: base.encoder.config))
             let trained = Self.corrections.filter { !DatasetAssembly.inEvaluationPool(DatasetAssembly.key($0.0), percent: 20) }
             #expect(trained.count >= 6)
-            let predicted = classifier.predict(trained.map(\.0)).map(\.intent)
+            let texts = trained.map(\.0)
+            let predicted = try await offPool {
+                let classifier = try IntentClassifier(base: base, adapter: try Adapter.load(from: folder, encoder: base.encoder.config))
+                return classifier.predict(texts).map(\.intent)
+            }
             #expect(predicted == trained.map(\.1), "\(predicted)")
             #expect(record.dataSummary["feedback_trained"] == trained.count)
         }
     }
 
     @Test func cancellingARunningJobStopsItsTraining() async throws {
-        let base = try BaseModel.load(ModelCache.defaultBaseModel)
+        let base = try await Fixture.baseModel()
         let training = try Self.demo("train.jsonl")
         try await TestDatabase.withStore { store in
             _ = try await store.importExamples(training, kind: .training, actor: nil)

@@ -38,8 +38,13 @@ public enum TestDatabase {
     /// Runs `body` with a migrated store on a fresh database, dropped afterwards.
     public static func withStore<T: Sendable>(migrate: Bool = true, _ body: @Sendable (Store) async throws -> T) async throws -> T {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        let configuration = try configuration(database: name)
-        try await createDatabaseIfMissing(try endpoint(database: name), logger: logger)
+        // The first touch of `server` starts PostgreSQL (initdb on a fresh folder), blocking for
+        // seconds: on a thread of its own, not the cooperative pool (see `offPool`; waiting, not
+        // computing, so it takes no `offPool` slot).
+        let (configuration, endpoint) = try await onDedicatedThread(name: "test-postgres") {
+            (try Self.configuration(database: name), try Self.endpoint(database: name))
+        }
+        try await createDatabaseIfMissing(endpoint, logger: logger)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

@@ -1,34 +1,38 @@
 import Foundation
 import IntentKernels
 import IntentModel
+import IntentTestSupport
 import Testing
 import Tokenization
 @testable import Training
 
 /// Analytic gradients of the whole trainable path (LoRA pairs on every projection of every layer,
 /// head, mean and CLS pooling) against central finite differences on a tiny random model.
+/// The finite differences (two forward passes per parameter) run off the cooperative pool.
 @Suite struct LoRAGradientTests {
     @Test(arguments: [Pooling.mean, .cls])
-    func everyTrainableGradientMatchesFiniteDifferences(pooling: Pooling) {
-        let weights = tinyRandomWeights(seed: 11)
-        let lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0, targets: TensorNames.Projection.allCases)
-        let params = AdapterParameters(lora: lora, encoder: weights.config, classes: 3)
-        randomize(params, seed: 12)
-        let model = LoRAModel(base: weights, params: params, pooling: pooling, seed: 1, threads: 1)
-        let batch = TokenBatch(sequences: [[2, 5, 7], [3], [4, 9, 11, 6]])
-        var rng = SplitMix64(seed: 13)
-        let probe = (0..<9).map { _ in Float.random(in: -1..<1, using: &rng) }
-        func loss() -> Double {
-            let z = model.forward(batch, training: false)
-            return (0..<9).reduce(0.0) { $0 + Double(z[$1]) * Double(probe[$1]) }
+    func everyTrainableGradientMatchesFiniteDifferences(pooling: Pooling) async throws {
+        let (worst, parameters) = try await offPool { () -> (Float, Int) in
+            let weights = tinyRandomWeights(seed: 11)
+            let lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0, targets: TensorNames.Projection.allCases)
+            let params = AdapterParameters(lora: lora, encoder: weights.config, classes: 3)
+            randomize(params, seed: 12)
+            let model = LoRAModel(base: weights, params: params, pooling: pooling, seed: 1, threads: 1)
+            let batch = TokenBatch(sequences: [[2, 5, 7], [3], [4, 9, 11, 6]])
+            var rng = SplitMix64(seed: 13)
+            let probe = (0..<9).map { _ in Float.random(in: -1..<1, using: &rng) }
+            func loss() -> Double {
+                let z = model.forward(batch, training: false)
+                return (0..<9).reduce(0.0) { $0 + Double(z[$1]) * Double(probe[$1]) }
+            }
+            _ = model.forward(batch, training: false)
+            let ws = model.ws
+            for i in 0..<9 { ws.p(ws.dLogits)[i] = probe[i] }
+            model.grads.zero()
+            model.backward()
+            return (worstRelativeError(analytic: model.grads.array, params: params, loss: loss), params.buffer.count)
         }
-        _ = model.forward(batch, training: false)
-        let ws = model.ws
-        for i in 0..<9 { ws.p(ws.dLogits)[i] = probe[i] }
-        model.grads.zero()
-        model.backward()
-        let worst = worstRelativeError(analytic: model.grads.array, params: params, loss: loss)
-        #expect(worst < 2e-3, "worst relative gradient error \(worst) over \(params.buffer.count) parameters")
+        #expect(worst < 2e-3, "worst relative gradient error \(worst) over \(parameters) parameters")
     }
 
     @Test func mergedInferenceEqualsUnmergedForward() throws {
@@ -116,30 +120,34 @@ import Tokenization
     }
 }
 
-/// Splitting a batch over workers gives the same loss and gradient as one pass over it.
+/// Splitting a batch over workers gives the same loss and gradient as one pass over it (the
+/// training steps run off the cooperative pool).
 @Suite struct DataParallelTests {
-    @Test func sharesSumToTheWholeBatchGradient() throws {
-        let base = try BaseModel.load(TestPaths.tinyBERT)
-        var o = TrainingOptions()
-        o.lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0)
-        o.labelSmoothing = 0.1
-        o.dpoWeight = 0.5
-        let trainer = Trainer(base: base, options: o)
-        let params = AdapterParameters(lora: o.lora, encoder: base.encoder.config, classes: 3)
-        randomize(params, seed: 51)
-        let items: [Trainer.Item] = [
-            .labelled(tokens: [2, 5, 7, 3], label: 0), .labelled(tokens: [2, 9, 3], label: 2),
-            .pair(tokens: [2, 11, 12, 13, 3], chosen: 1, rejected: 0, refMargin: 0.2),
-            .labelled(tokens: [2, 6, 6, 8, 9, 3], label: 1), .pair(tokens: [2, 8, 3], chosen: 2, rejected: 1, refMargin: -0.1),
-        ]
-        let weights: [Float] = [1, 2, 0.5]
-        func model() -> LoRAModel { LoRAModel(base: base.encoder.weights, params: params, pooling: .mean, seed: 1, threads: 1) }
-        let single = model()
-        let whole = trainer.trainStep(model: single, items: items, classWeights: weights, ceTotal: 1 + 0.5 + 2, pairTotal: 2)
-        let workers = [model(), model()]
-        let split = trainer.parallelStep(models: workers, items: items, classWeights: weights)
+    @Test func sharesSumToTheWholeBatchGradient() async throws {
+        let (whole, split, singleGrads, workerGrads) = try await offPool { () throws -> (Float, Float, [Float], [Float]) in
+            let base = try BaseModel.load(TestPaths.tinyBERT)
+            var o = TrainingOptions()
+            o.lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0)
+            o.labelSmoothing = 0.1
+            o.dpoWeight = 0.5
+            let trainer = Trainer(base: base, options: o)
+            let params = AdapterParameters(lora: o.lora, encoder: base.encoder.config, classes: 3)
+            randomize(params, seed: 51)
+            let items: [Trainer.Item] = [
+                .labelled(tokens: [2, 5, 7, 3], label: 0), .labelled(tokens: [2, 9, 3], label: 2),
+                .pair(tokens: [2, 11, 12, 13, 3], chosen: 1, rejected: 0, refMargin: 0.2),
+                .labelled(tokens: [2, 6, 6, 8, 9, 3], label: 1), .pair(tokens: [2, 8, 3], chosen: 2, rejected: 1, refMargin: -0.1),
+            ]
+            let weights: [Float] = [1, 2, 0.5]
+            func model() -> LoRAModel { LoRAModel(base: base.encoder.weights, params: params, pooling: .mean, seed: 1, threads: 1) }
+            let single = model()
+            let whole = trainer.trainStep(model: single, items: items, classWeights: weights, ceTotal: 1 + 0.5 + 2, pairTotal: 2)
+            let workers = [model(), model()]
+            let split = trainer.parallelStep(models: workers, items: items, classWeights: weights)
+            return (whole, split, single.grads.array, workers[0].grads.array)
+        }
         #expect(abs(whole - split) < 1e-5)
-        #expect(relativeDifference(single.grads.array, workers[0].grads.array) < 1e-4)
+        #expect(relativeDifference(singleGrads, workerGrads) < 1e-4)
     }
 
     func relativeDifference(_ a: [Float], _ b: [Float]) -> Float {
@@ -150,37 +158,40 @@ import Tokenization
 
 /// The same check with every dropout on (LoRA input, embeddings, both residual branches, attention
 /// probabilities): the generator is reset before each forward pass, so every evaluation draws the
-/// same masks and the finite differences see one fixed function.
+/// same masks and the finite differences see one fixed function. Computed off the cooperative pool.
 @Suite struct DropoutGradientTests {
-    @Test func gradientsThroughEncoderDropoutMatchFiniteDifferences() {
-        let weights = tinyRandomWeights(seed: 14)
-        let lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0.2, targets: TensorNames.Projection.allCases)
-        let params = AdapterParameters(lora: lora, encoder: weights.config, classes: 3)
-        randomize(params, seed: 15)
-        let model = LoRAModel(base: weights, params: params, pooling: .mean, seed: 1, threads: 1)
-        model.hiddenDropout = 0.25
-        model.attentionDropout = 0.25
-        let batch = TokenBatch(sequences: [[2, 5, 7], [3], [4, 9, 11, 6]])
-        var rng = SplitMix64(seed: 16)
-        let probe = (0..<9).map { _ in Float.random(in: -1..<1, using: &rng) }
-        func forward() -> UnsafeMutablePointer<Float> {
-            model.dropoutGenerator = SplitMix64(seed: 99)
-            return model.forward(batch, training: true)
+    @Test func gradientsThroughEncoderDropoutMatchFiniteDifferences() async throws {
+        let (dropped, clean, worst, parameters) = try await offPool { () -> ([Float], [Float], Float, Int) in
+            let weights = tinyRandomWeights(seed: 14)
+            let lora = LoRAConfig(rank: 2, alpha: 4, dropout: 0.2, targets: TensorNames.Projection.allCases)
+            let params = AdapterParameters(lora: lora, encoder: weights.config, classes: 3)
+            randomize(params, seed: 15)
+            let model = LoRAModel(base: weights, params: params, pooling: .mean, seed: 1, threads: 1)
+            model.hiddenDropout = 0.25
+            model.attentionDropout = 0.25
+            let batch = TokenBatch(sequences: [[2, 5, 7], [3], [4, 9, 11, 6]])
+            var rng = SplitMix64(seed: 16)
+            let probe = (0..<9).map { _ in Float.random(in: -1..<1, using: &rng) }
+            func forward() -> UnsafeMutablePointer<Float> {
+                model.dropoutGenerator = SplitMix64(seed: 99)
+                return model.forward(batch, training: true)
+            }
+            func loss() -> Double {
+                let z = forward()
+                return (0..<9).reduce(0.0) { $0 + Double(z[$1]) * Double(probe[$1]) }
+            }
+            let dropped = Array(UnsafeBufferPointer(start: forward(), count: 9))
+            let clean = Array(UnsafeBufferPointer(start: model.forward(batch, training: false), count: 9))
+            _ = forward()
+            let ws = model.ws
+            for i in 0..<9 { ws.p(ws.dLogits)[i] = probe[i] }
+            model.grads.zero()
+            model.backward()
+            let worst = worstRelativeError(analytic: model.grads.array, params: params, loss: loss)
+            return (dropped, clean, worst, params.buffer.count)
         }
-        func loss() -> Double {
-            let z = forward()
-            return (0..<9).reduce(0.0) { $0 + Double(z[$1]) * Double(probe[$1]) }
-        }
-        let dropped = Array(UnsafeBufferPointer(start: forward(), count: 9))
-        let clean = Array(UnsafeBufferPointer(start: model.forward(batch, training: false), count: 9))
         #expect(dropped != clean, "dropout changed nothing")
-        _ = forward()
-        let ws = model.ws
-        for i in 0..<9 { ws.p(ws.dLogits)[i] = probe[i] }
-        model.grads.zero()
-        model.backward()
-        let worst = worstRelativeError(analytic: model.grads.array, params: params, loss: loss)
-        #expect(worst < 2e-3, "worst relative gradient error \(worst) over \(params.buffer.count) parameters")
+        #expect(worst < 2e-3, "worst relative gradient error \(worst) over \(parameters) parameters")
     }
 }
 

@@ -2,10 +2,13 @@ import Foundation
 import IntentData
 import IntentKernels
 import IntentModel
+import IntentTestSupport
 import Testing
 import Training
 
 /// The trainer end to end on the tiny random BERT checkpoint (its vocabulary is a few words).
+/// Training and prediction run off the cooperative pool (`offPool`, as the trainer asks); the
+/// checks stay in the test bodies.
 @Suite struct TrainerTests {
     let base: BaseModel
     let examples: [LabelledExample] = [
@@ -28,10 +31,13 @@ import Training
         return o
     }
 
-    @Test func fitsTheTrainingSetAndRoundTripsThroughPEFTFiles() throws {
-        let report = try Trainer(base: base, options: options()).train(labels: labels, examples: examples)
-        let classifier = try IntentClassifier(base: base, adapter: report.adapter)
-        let evaluation = Evaluation(classifier: classifier, examples: examples)
+    @Test func fitsTheTrainingSetAndRoundTripsThroughPEFTFiles() async throws {
+        let options = options()
+        let (report, classifier, evaluation) = try await offPool { () throws -> (TrainingReport, IntentClassifier, Evaluation) in
+            let report = try Trainer(base: base, options: options).train(labels: labels, examples: examples)
+            let classifier = try IntentClassifier(base: base, adapter: report.adapter)
+            return (report, classifier, Evaluation(classifier: classifier, examples: examples))
+        }
         #expect(evaluation.accuracy == 1.0, "training accuracy \(evaluation.accuracy)")
         #expect(report.history.count == 40)
         #expect(report.history.last!.meanLoss < report.history.first!.meanLoss)
@@ -50,39 +56,48 @@ import Training
         #expect(weights.tensors["base_model.model.classifier.weight"] == nil)
         let loaded = try Adapter.load(from: dir, encoder: base.encoder.config)
         #expect(loaded.labels == labels)
-        let again = try IntentClassifier(base: base, adapter: loaded)
         let texts = examples.map(\.text)
-        #expect(again.predict(texts).map(\.intent) == classifier.predict(texts).map(\.intent))
-        #expect(zip(again.predict(texts), classifier.predict(texts)).allSatisfy { abs($0.confidence - $1.confidence) < 1e-6 })
+        let (reloaded, original) = try await offPool { () throws -> ([Prediction], [Prediction]) in
+            let again = try IntentClassifier(base: base, adapter: loaded)
+            return (again.predict(texts), classifier.predict(texts))
+        }
+        #expect(reloaded.map(\.intent) == original.map(\.intent))
+        #expect(zip(reloaded, original).allSatisfy { abs($0.confidence - $1.confidence) < 1e-6 })
     }
 
-    @Test func earlyStoppingKeepsTheBestValidationEpoch() throws {
+    @Test func earlyStoppingKeepsTheBestValidationEpoch() async throws {
         var o = options()
         o.patience = 1
         o.epochs = 30
-        let report = try Trainer(base: base, options: o).train(labels: labels, examples: examples, validation: Array(examples.prefix(4)))
+        let report = try await offPool { [o] in
+            try Trainer(base: base, options: o).train(labels: labels, examples: examples, validation: Array(examples.prefix(4)))
+        }
         #expect(report.history.allSatisfy { $0.validationAccuracy != nil })
         let bestAccuracy = report.history.compactMap(\.validationAccuracy).max()!
         #expect(report.history[report.bestEpoch - 1].validationAccuracy == bestAccuracy)
     }
 
-    @Test func preferencePairsMoveTheChosenIntentUp() throws {
+    @Test func preferencePairsMoveTheChosenIntentUp() async throws {
         var o = options()
         o.epochs = 10
-        let start = try Trainer(base: base, options: o).train(labels: labels, examples: examples).adapter
         let pair = PreferencePair(text: "help me", chosen: "card", rejected: "help")
         var dpo = options()
         dpo.epochs = 20
         dpo.ceWeight = 0
-        let after = try Trainer(base: base, options: dpo).train(labels: labels, examples: [], pairs: [pair], initial: start).adapter
-        func margin(_ a: Adapter) throws -> Float {
-            let p = try IntentClassifier(base: base, adapter: a).predict(["help me"], topK: 4)[0].top
-            return p.first { $0.intent == "card" }!.probability - p.first { $0.intent == "help" }!.probability
+        let (after, before) = try await offPool { [o, dpo] () throws -> (Float, Float) in
+            let start = try Trainer(base: base, options: o).train(labels: labels, examples: examples).adapter
+            let after = try Trainer(base: base, options: dpo).train(labels: labels, examples: [], pairs: [pair], initial: start).adapter
+            func margin(_ a: Adapter) throws -> Float {
+                let p = try IntentClassifier(base: base, adapter: a).predict(["help me"], topK: 4)[0].top
+                return p.first { $0.intent == "card" }!.probability - p.first { $0.intent == "help" }!.probability
+            }
+            return (try margin(after), try margin(start))
         }
-        #expect(try margin(after) > margin(start))
+        #expect(after > before)
     }
 
-    @Test func badInputIsRefusedClearly() throws {
+    @Test func badInputIsRefusedClearly() async throws {
+        // Refusals come from the input checks, before any training (so they may run here).
         let trainer = Trainer(base: base, options: options())
         #expect { try trainer.train(labels: labels, examples: []) } throws: { ($0 as? TrainingError)?.message == "the training set is empty" }
         #expect { try trainer.train(labels: labels, examples: [.init(text: "x", intent: "nope")]) } throws: {
@@ -91,22 +106,28 @@ import Training
         #expect { try trainer.train(labels: labels, examples: examples, pairs: [.init(text: "help", chosen: "help", rejected: "zzz")]) } throws: {
             ($0 as? TrainingError)?.message.contains("unknown intent 'zzz' in preference pair 1") == true
         }
-        let adapter = try trainer.train(labels: labels, examples: examples).adapter
+        // A real training run (to have an adapter with another label set): off the pool, with a
+        // trainer like `trainer` (the same base and options; a trainer holds no other state).
+        let options = options()
+        let adapter = try await offPool { try Trainer(base: base, options: options).train(labels: labels, examples: examples).adapter }
         #expect { try trainer.train(labels: ["cat", "dog"], examples: [.init(text: "a cat", intent: "cat")], initial: adapter) } throws: {
             ($0 as? TrainingError)?.message.contains("does not match the adapter") == true
         }
     }
 
-    @Test func divergenceStopsWithTheLastGoodState() throws {
+    @Test func divergenceStopsWithTheLastGoodState() async throws {
         var o = options()
         o.learningRate = 1e30
         o.maxGradNorm = 0
         o.linearProbe = false
         o.epochs = 5
-        do {
-            _ = try Trainer(base: base, options: o).train(labels: labels, examples: examples)
+        let outcome = try await offPool { [o] in
+            Result { () throws(TrainingError) -> TrainingReport in try Trainer(base: base, options: o).train(labels: labels, examples: examples) }
+        }
+        switch outcome {
+        case .success:
             Issue.record("training at learning rate 1e30 should diverge")
-        } catch {
+        case .failure(let error):
             #expect(error.message.contains("non-finite"))
             let good = try #require(error.lastGood)
             #expect((0..<good.parameters.buffer.count).allSatisfy { good.parameters.buffer.pointer[$0].isFinite })

@@ -34,19 +34,21 @@ struct ReviewRoutes {
 
         init() {}
 
+        /// As sent: the store checks the lengths (a note cut here would be stored cut, silently).
         init(_ fields: FormFields) {
-            intent = String((fields["intent"] ?? "").trimmingCharacters(in: .whitespaces).prefix(200))
-            note = String((fields["note"] ?? "").prefix(InputRules.maxTextScalars))
+            intent = (fields["intent"] ?? "").trimmingCharacters(in: .whitespaces)
+            note = fields["note"] ?? ""
             propose = fields["propose"] != nil
             group = fields["group"] != nil
         }
 
+        /// From a link (the login's way back to an interrupted form). "Apply to the identical
+        /// ones" is never ticked by a link: one click on a crafted link must not label hundreds.
         init(query request: Request) {
             let q = request.uri.queryParameters
             intent = String(q["intent"].map(String.init)?.prefix(200) ?? "")
             note = String(q["note"].map(String.init)?.prefix(InputRules.maxTextScalars) ?? "")
             propose = q["propose"] != nil
-            group = q["group"] != nil
         }
 
         var queryItems: [(String, String)] {
@@ -82,8 +84,10 @@ struct ReviewRoutes {
         async let total = store.reviewQueueCount(query.filter)
         let item = try await store.reviewQueue(filter).first
         var values: [String: Any] = ["intents": intents.map { ["name": $0] }, "queueUrl": query.url("/queue"), "review": true]
-        values["total"] = try await total
-        if !query.errors.isEmpty { values["filterError"] = "Some filters were not applied: " + query.errors.sorted { $0.key < $1.key }.map { "\($0.key) must be \($0.value)" }.joined(separator: "; ") }
+        values["total"] = Self.countText(try await total)
+        if !query.errors.isEmpty {
+            values["filterError"] = "Some filters were not applied (" + query.errors.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")."
+        }
         if let last = request.uri.queryParameters["last"].flatMap({ UUID(uuidString: String($0)) }),
            let f = try await store.feedback(predictionID: last), Date().timeIntervalSince(f.createdAt) < undoWindow.seconds {
             values["undo"] = ["id": last.uuidString.lowercased(), "verdict": f.verdict.rawValue, "intent": f.intent, "return": position.url] as [String: Any]
@@ -119,6 +123,7 @@ struct ReviewRoutes {
         values["intents"] = try await store.intents().map { ["name": $0.name] }
         if let returnTo {
             values["return"] = returnTo
+            values["continueUrl"] = returnTo
             values["queueUrl"] = "/queue"
         }
         if let message = errors["intent"] { values["intentError"] = message }
@@ -141,8 +146,8 @@ struct ReviewRoutes {
         ]
         if let f = try await store.feedback(predictionID: p.id) {
             values["feedback"] = ["verdict": f.verdict.rawValue, "intent": f.intent, "note": f.note.isEmpty ? false : f.note] as [String: Any]
-        } else if let same = try await store.unreviewedCounts(texts: [p.text])[p.text], same > 1 {
-            values["identical"] = same - 1
+        } else if let same = try await store.unreviewedCounts(texts: [p.text], cap: Self.groupLimit + 1)[p.text], same > 1 {
+            values["identical"] = same - 1  // at most groupLimit: what one verdict applies to
         }
         return values
     }
@@ -193,13 +198,19 @@ struct ReviewRoutes {
         ServerMetrics.current?.recordFeedback(stored.verdict)
         var notice = "Saved: \(stored.verdict.rawValue) as \(stored.intent)."
         if typed.group {
-            let others = try await store.unreviewedPredictions(withText: prediction.text, limit: Self.groupLimit).map(\.id)
-            let (more, skipped) = try await store.reviewMany(predictionIDs: others, intent: stored.intent, agentID: session.user.id, note: typed.note)
-            Self.count(more)
-            let n = more.count
-            notice += " Also \(n) identical utterance\(n == 1 ? "" : "s") as \(stored.intent)" + (skipped > 0 ? " (\(skipped) reviewed meanwhile)." : ".")
+            // The identical ones all or none, in one transaction of their own.
+            do {
+                let others = try await store.unreviewedPredictions(withText: prediction.text, limit: Self.groupLimit).map(\.id)
+                let (more, skipped) = try await store.reviewMany(predictionIDs: others, intent: stored.intent, agentID: session.user.id,
+                                                                 note: typed.note)
+                Self.count(more)
+                notice += " Also \(more.count) identical utterance\(more.count == 1 ? "" : "s") as \(stored.intent)"
+                    + (skipped > 0 ? " (\(skipped) reviewed meanwhile)" : "") + "; undo takes back only this one."
+            } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
+                notice += " The identical utterances were not saved: \(error.message)."
+            }
         }
-        guard let returnTo else { return .redirect("/queue?saved=1") }
+        guard let returnTo else { return .redirect(to: "/queue", notice: notice) }
         return .redirect(to: Self.replacing("last", with: id.uuidString.lowercased(), in: returnTo), notice: notice)
     }
 
@@ -237,6 +248,9 @@ struct ReviewRoutes {
         let stored = confirmed.count
         return .redirect(to: back, notice: "Confirmed \(stored) prediction\(stored == 1 ? "" : "s")" + (skipped > 0 ? "; \(skipped) had been reviewed already." : "."))
     }
+
+    /// The queue's size as the pages print it ("10000+" at the count's cap).
+    static func countText(_ n: Int) -> String { n >= Store.queueCountCap ? "\(Store.queueCountCap)+" : "\(n)" }
 
     /// Verdicts stored several at once, in the feedback metrics.
     static func count(_ verdicts: [FeedbackRecord]) {

@@ -82,6 +82,15 @@ public final class ServerMetrics: Sendable {
         for (series, n) in counts { intentCounter(series).increment(by: n) }
     }
 
+    private func dropIntentSeries(of version: String) {
+        intentCounters.withLock { counters in
+            for (series, counter) in counters where series.version == version {
+                registry.unregisterCounter(counter)
+                counters[series] = nil
+            }
+        }
+    }
+
     private func intentCounter(_ series: IntentSeries) -> Counter {
         intentCounters.withLock { counters in
             if let counter = counters[series] { return counter }
@@ -117,7 +126,12 @@ public final class ServerMetrics: Sendable {
     func setAdapter(_ version: String?, role: AdapterRole) {
         adapterInfo.withLock { info in
             if info[role]?.version == version { return }
-            if let old = info.removeValue(forKey: role) { registry.unregisterGauge(old.gauge) }
+            if let old = info.removeValue(forKey: role) {
+                registry.unregisterGauge(old.gauge)
+                // A replaced production adapter's per-intent series go with it, so that the
+                // series cap keeps room for the versions served now.
+                if role == .production { dropIntentSeries(of: old.version) }
+            }
             guard let version else { return }
             let gauge = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "intentloop_adapter", unitName: "info",
                                                                             helpText: "1 for the adapter version this replica serves (production) or shadows"),

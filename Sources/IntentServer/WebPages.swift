@@ -124,7 +124,9 @@ extension Response {
 /// "//", not a scheme, no backslash that a browser reads as "/"), has no control characters and
 /// is at most `maxLength` bytes. Anything else is refused, so that no link can redirect away.
 enum LocalPath {
-    static let maxLength = 16 << 10
+    /// Room for a form's typed text (2,000 characters of 4-byte UTF-8, percent-encoded, twice)
+    /// within the 80 KB a request head may have.
+    static let maxLength = 56 << 10
 
     static func validated(_ path: String?) -> String? {
         guard let path, path.utf8.count <= maxLength, path.hasPrefix("/"), !path.hasPrefix("//"),

@@ -139,19 +139,20 @@ struct WebRoutes {
         let totalCount = try await total
         let (mine, everyone) = try await today
         var values: [String: Any] = [
-            "items": rows, "hasItems": !rows.isEmpty, "total": totalCount, "reviewedToday": everyone, "reviewedTodayMine": mine,
+            "items": rows, "hasItems": !rows.isEmpty, "total": ReviewRoutes.countText(totalCount), "reviewedToday": everyone, "reviewedTodayMine": mine,
             "filter": ["intent": query.given["intent"] ?? "", "from": query.given["from"] ?? "", "to": query.given["to"] ?? "",
                        "min": query.given["min"] ?? "", "max": query.given["max"] ?? "", "all": query.given["all"] == "1"] as [String: Any],
             "filtered": query.isFiltered, "intents": intents.map { ["name": $0] },
             "reviewUrl": query.url("/review"), "return": query.url("/queue", page > 0 ? [("page", "\(page)")] : []),
-            "pageNumber": page + 1, "pages": max(1, (totalCount + filter.limit - 1) / filter.limit),
+            "pageNumber": page + 1,
+            "pages": totalCount >= Store.queueCountCap ? "\(Store.queueCountCap / filter.limit)+" : "\(max(1, (totalCount + filter.limit - 1) / filter.limit))",
             "hidden": confidentAbove.map { percent($0) } ?? false,
         ]
         for (field, message) in errors { values["\(field)Error"] = message }
         if !errors.isEmpty { values["filterError"] = "Some filters were not applied; see the messages next to them." }
         if request.uri.queryParameters["saved"] != nil { values["notice"] = "Saved." }
         if page > 0 { values["previousPage"] = query.url("/queue", page > 1 ? [("page", "\(page - 1)")] : []) }
-        if filter.offset + items.count < totalCount { values["nextPage"] = query.url("/queue", [("page", "\(page + 1)")]) }
+        if items.count == filter.limit && (filter.offset + items.count < totalCount || totalCount >= Store.queueCountCap) { values["nextPage"] = query.url("/queue", [("page", "\(page + 1)")]) }
         return try pages.render("queue", title: "Review queue", context: context, values: values, status: errors.isEmpty ? .ok : .badRequest,
                                 flash: request)
     }

@@ -112,12 +112,16 @@ extension Store {
     func requireUsableIntent(_ intent: String, agentID: Int64, propose: Bool, on connection: PostgresConnection) async throws {
         guard !intent.isEmpty else { throw StoreError(.invalid, "intent is required", field: "intent") }
         guard Self.validIntentName(intent) else { throw StoreError(.invalid, "intent names are 1–100 letters, digits or _.:/-", field: "intent") }
-        switch try await intentStatus(intent, on: connection) {
+        // FOR SHARE: an admin's merge, rejection or rename of this intent waits for the verdict's
+        // transaction, or the verdict waits for theirs and then sees the intent as it now is (read
+        // without the lock, a verdict could land on a proposal merged away a moment before).
+        switch try await intentStatus(intent, on: connection, lock: true) {
         case .active?, .proposed?: return
         case .rejected?: throw StoreError(.invalid, "intent '\(intent.prefix(100))' was rejected by an admin", field: "intent")
         case .retired?: throw StoreError(.invalid, "intent '\(intent.prefix(100))' was retired by an admin", field: "intent")
         case nil:
             guard propose else { throw StoreError(.invalid, "unknown intent '\(intent.prefix(100))'", field: "intent") }
+            if let problem = Self.newIntentNameProblem(intent) { throw StoreError(.invalid, "a new intent's name \(problem)", field: "intent") }
             try await proposeIntent(intent, by: agentID, on: connection)
         }
     }

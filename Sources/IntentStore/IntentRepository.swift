@@ -24,8 +24,11 @@ extension Store {
     }
 
     /// The status of one intent, or nil when unknown.
-    public func intentStatus(_ name: String, on connection: PostgresConnection? = nil) async throws -> IntentRecord.Status? {
-        let query: PostgresQuery = "SELECT status FROM intents WHERE name = \(name)"
+    /// The intent's status, nil when there is none; with `lock` (on `connection`'s transaction)
+    /// the row is held FOR SHARE until the transaction ends.
+    public func intentStatus(_ name: String, on connection: PostgresConnection? = nil, lock: Bool = false) async throws -> IntentRecord.Status? {
+        let query: PostgresQuery = lock && connection != nil ? "SELECT status FROM intents WHERE name = \(name) FOR SHARE"
+            : "SELECT status FROM intents WHERE name = \(name)"
         let rows = if let connection { try await connection.query(query, logger: logger) } else { try await self.query(query) }
         for try await status in rows.decode(String.self) { return IntentRecord.Status(rawValue: status) }
         return nil

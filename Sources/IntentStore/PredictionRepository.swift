@@ -162,7 +162,7 @@ extension Store {
                   AND (\(f.to)::timestamptz IS NULL OR p.created_at < \(f.to))
                   AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
                   AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
-                ORDER BY s.created_at DESC LIMIT \(depth)
+                ORDER BY p.created_at DESC, p.id LIMIT \(depth)
             ),
             uncertain AS (
                 SELECT p.id, 1 AS branch, p.margin, p.created_at FROM predictions p
@@ -175,14 +175,14 @@ extension Store {
                   AND (\(f.minConfidence)::real IS NULL OR p.confidence >= \(f.minConfidence))
                   AND (\(f.maxConfidence)::real IS NULL OR p.confidence <= \(f.maxConfidence))
                   AND (\(f.confidentAbove)::real IS NULL OR p.confidence < \(f.confidentAbove))
-                ORDER BY p.margin, p.created_at DESC LIMIT \(depth)
+                ORDER BY p.margin, p.created_at DESC, p.id LIMIT \(depth)
             ),
             page AS (
                 SELECT * FROM (SELECT * FROM disagreements UNION ALL SELECT * FROM uncertain) q
                 ORDER BY q.branch, q.margin, q.created_at DESC, q.id LIMIT \(f.limit) OFFSET \(f.offset)
             )
             SELECT \(unescaped: Self.predictionColumns) FROM page JOIN predictions p ON p.id = page.id
-            ORDER BY page.branch, page.margin, page.created_at DESC
+            ORDER BY page.branch, page.margin, page.created_at DESC, page.id
             """)
         return try await Self.decodePredictions(rows)
     }

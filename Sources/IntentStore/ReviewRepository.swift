@@ -4,12 +4,16 @@ import PostgresNIO
 /// What the review pages need beside the queue itself: its size, today's progress, identical
 /// utterances, several verdicts at once, and undoing an agent's last verdict.
 extension Store {
+    /// The most the queue's count counts: beyond it the pages say "10000+" (counting a queue of
+    /// millions on every page would scan them all).
+    public static let queueCountCap = 10_000
+
     /// How many predictions `reviewQueue(f)` would go through, all pages together (`limit` and
-    /// `offset` ignored).
+    /// `offset` ignored), up to `queueCountCap`.
     public func reviewQueueCount(_ f: QueueFilter) async throws -> Int {
         let rows = try await self.query("""
             WITH shadow AS (SELECT version FROM adapters WHERE status = 'shadow')
-            SELECT count(*) FROM predictions p
+            SELECT count(*) FROM (SELECT 1 FROM predictions p
             WHERE NOT EXISTS (SELECT 1 FROM feedback fb WHERE fb.prediction_id = p.id)
               AND (\(f.intent)::text IS NULL OR p.intent = \(f.intent))
               AND (\(f.from)::timestamptz IS NULL OR p.created_at >= \(f.from))
@@ -19,6 +23,7 @@ extension Store {
               AND (\(f.confidentAbove)::real IS NULL OR p.confidence < \(f.confidentAbove)
                    OR EXISTS (SELECT 1 FROM shadow_predictions s WHERE s.prediction_id = p.id
                               AND s.adapter_version = (SELECT version FROM shadow) AND s.intent <> p.intent))
+            LIMIT \(Self.queueCountCap)) q
             """)
         for try await n in rows.decode(Int64.self) { return Int(n) }
         return 0
@@ -60,25 +65,38 @@ extension Store {
     }
 
     /// Says that `intent` is right for each of `predictionIDs` (confirm where it was predicted,
-    /// correct where not), one verdict stored per prediction. Predictions already reviewed, or
-    /// gone, are skipped and counted; an intent that cannot be used refuses the whole call.
+    /// correct where not; with `intent` nil, each is confirmed as predicted), one verdict stored
+    /// per prediction, all in one transaction: every verdict is stored or none. Predictions
+    /// already reviewed, gone, or (confirming as predicted) whose intent is no longer usable are
+    /// skipped and counted; an `intent` that cannot be used refuses the whole call.
     public func reviewMany(predictionIDs: [UUID], intent: String?, agentID: Int64, note: String = "",
                            propose: Bool = false) async throws -> (stored: [FeedbackRecord], skipped: Int) {
-        var stored: [FeedbackRecord] = [], skipped = 0
-        for id in predictionIDs {
-            guard let prediction = try await prediction(id: id) else {
-                skipped += 1
-                continue
+        try Self.checkNote(note)
+        let ids = Array(Set(predictionIDs))
+        guard !ids.isEmpty else { return ([], 0) }
+        let stored = try await transaction { connection in
+            if let intent {
+                try await self.requireUsableIntent(intent, agentID: agentID, propose: propose, on: connection)
+            } else {
+                // The predicted intents, held as they are while the verdicts name them.
+                _ = try await connection.query("""
+                    SELECT name FROM intents WHERE name IN (SELECT intent FROM predictions WHERE id = ANY(\(ids))) ORDER BY name FOR SHARE
+                    """, logger: self.logger).collect()
             }
-            let chosen = intent ?? prediction.intent
-            do {
-                stored.append(try await review(predictionID: id, agentID: agentID, verdict: chosen == prediction.intent ? .confirm : .correct,
-                                               intent: chosen, note: note, propose: propose))
-            } catch let error as StoreError where error.code == .conflict {
-                skipped += 1
-            }
+            let rows = try await connection.query("""
+                INSERT INTO feedback (prediction_id, text, agent_id, verdict, intent, predicted_intent, note)
+                SELECT p.id, p.text, \(agentID), CASE WHEN p.intent = COALESCE(\(intent)::text, p.intent) THEN 'confirm' ELSE 'correct' END,
+                       COALESCE(\(intent)::text, p.intent), p.intent, \(note)
+                FROM predictions p
+                WHERE p.id = ANY(\(ids))
+                  AND (\(intent)::text IS NOT NULL OR EXISTS (SELECT 1 FROM intents i WHERE i.name = p.intent AND i.status IN ('active', 'proposed')))
+                ORDER BY p.id
+                ON CONFLICT DO NOTHING
+                RETURNING id, prediction_id, text, verdict, intent, predicted_intent, note, created_at
+                """, logger: self.logger)
+            return try await Self.decodeFeedback(rows)
         }
-        return (stored, skipped)
+        return (stored, ids.count - stored.count)
     }
 
     /// Takes back `agentID`'s verdict on a prediction when it is at most `window` old: the row is

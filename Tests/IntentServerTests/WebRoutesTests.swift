@@ -80,7 +80,8 @@ struct Browser {
             #expect(try await store.feedback(predictionID: UUID(uuidString: id)!) == nil)
 
             let saved = try await browser.post(client, "/predictions/\(id)/feedback", form: ["verdict": "correct", "intent": "cancel_order", "csrf": csrf, "note": "x"])
-            #expect(saved.status == .seeOther && saved.headers[.location] == "/queue?saved=1")
+            #expect(saved.status == .seeOther && saved.headers[.location] == "/queue")
+            #expect(try await browser.get(client, "/queue").text.contains("Saved: correct as cancel_order."), "the notice, by the flash cookie")
             let stored = try #require(try await store.feedback(predictionID: UUID(uuidString: id)!))
             #expect(stored.intent == "cancel_order" && stored.verdict == .correct)
             let history = try await browser.get(client, "/history")

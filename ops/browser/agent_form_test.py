@@ -49,8 +49,8 @@ try:
         assert driver.find_element(By.ID, "predicted").text == predicted
         driver.find_element(By.ID, "intent").send_keys(corrected)
         driver.find_element(By.ID, "correct").click()
-        wait.until(EC.url_contains("/queue?saved=1"))
-        assert "Saved." in driver.page_source
+        wait.until(EC.url_matches(r"/queue$"))
+        assert f"Saved: correct as {corrected}." in driver.page_source
     finally:
         driver.quit()
 

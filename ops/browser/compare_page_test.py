@@ -166,12 +166,13 @@ try:
     try:
         driver.set_window_size(1280, 900)
         driver.get(server.base + "/models/compare")
-        assert driver.current_url.endswith("/login"), driver.current_url
+        # The login page, which returns to the deep link afterwards.
+        assert driver.current_url.endswith("/login?next=/models/compare"), driver.current_url
         driver.find_element(By.NAME, "username").send_keys("demo-admin")
         driver.find_element(By.NAME, "password").send_keys(admin_password)
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        wait.until(EC.url_matches(r"/queue$"))
-        severe(driver, "/login and /queue")
+        wait.until(EC.url_matches(r"/models/compare$"))
+        severe(driver, "/login and /models/compare")
         cookie = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
         SHOTS.mkdir(exist_ok=True)
 

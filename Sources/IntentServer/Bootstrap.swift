@@ -64,7 +64,11 @@ public enum Bootstrap {
         let suffix = (0..<3).map { _ in UInt8.random(in: 0...255) }.hex
         let version = "v1-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "") + "-" + suffix
         logger.info("training the first adapter", metadata: ["train.examples": "\(examples.count)", "train.intents": "\(labels.count)"])
-        let (report, files) = try await onDedicatedThread(name: "intentloop.train") { () throws -> (TrainingReport, [String: Data]) in
+        // The golden set, when one is imported: the first adapter is measured on it like every
+        // later one (the admin's home shows its accuracy and macro-F1).
+        let golden = try await store.examples(kind: .golden)
+        let (report, files, classifier, goldenScore) = try await onDedicatedThread(name: "intentloop.train") {
+            () throws -> (TrainingReport, [String: Data], IntentClassifier, Evaluation?) in
             var options = TrainingOptions()
             options.epochs = 5
             options.threads = threads
@@ -72,16 +76,21 @@ public enum Bootstrap {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("intentloop-first-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
             try report.adapter.save(to: folder)
-            return (report, try AdapterContent.read(directory: folder))
+            let classifier = try IntentClassifier(base: base, adapter: report.adapter, precision: precision)
+            let score = golden.isEmpty ? nil : Evaluation(expected: golden.map(\.intent),
+                                                           predicted: classifier.predict(golden.map(\.text), topK: 1, batchSize: 64).map(\.intent))
+            return (report, try AdapterContent.read(directory: folder), classifier, score)
         }
         var adapter = NewAdapter(version: version, status: .production, labels: labels, files: files)
         adapter.metrics = ["training_examples": "\(examples.count)", "examples_per_s": String(format: "%.1f", report.examplesPerSecond), "trained_by": "first start"]
+        if let goldenScore {
+            adapter.metrics["golden_size"] = "\(golden.count)"
+            adapter.metrics["golden_accuracy"] = String(format: "%.4f", goldenScore.accuracy)
+            adapter.metrics["golden_macro_f1"] = String(format: "%.4f", goldenScore.macroF1)
+        }
         adapter.reason = "the first adapter, trained at first start"
         try await store.storeProductionAdapter(adapter, actor: nil)
         logger.info("first adapter trained", metadata: ["intent.adapter.version": "\(version)", "train.seconds": "\(Int(report.trainingSeconds))"])
-        let classifier = try await onDedicatedThread(name: "intentloop.load") {
-            try IntentClassifier(base: base, adapter: report.adapter, precision: precision)
-        }
         return ServingModel(classifier: classifier, version: version)
     }
 

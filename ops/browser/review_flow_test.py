@@ -48,6 +48,25 @@ args = ap.parse_args()
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 WIDTH, HEIGHT = 1280, 900
 
+
+def replaced(old):
+    """A wait condition: the page holding `old` has been replaced. Like Selenium's staleness_of,
+    but Chromium sometimes answers a gone node with "Node with given id does not belong to the
+    document" (a WebDriverException, not StaleElementReferenceException): gone too."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def gone(_driver):
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e) or "No node with given id" in str(e):
+                return True
+            raise
+    return gone
+
 UTTERANCES = [
     "where is my parcel right now", "my package still has not arrived after two weeks", "can you tell me the tracking number",
     "i want my money back for the shoes", "when will my refund reach my card", "has the refund for order 5531 been processed",
@@ -150,7 +169,7 @@ try:
         """One keystroke to whatever has the focus, then waits for the next page."""
         old = find("html")
         ActionChains(driver).send_keys(key).perform()
-        wait.until(EC.staleness_of(old))
+        wait.until(replaced(old))
         loaded()
 
     def login_by_keyboard(username, password):
@@ -158,7 +177,7 @@ try:
         assert driver.switch_to.active_element.get_attribute("name") == "username", "the username field has no focus"
         old = find("html")
         ActionChains(driver).send_keys(username).send_keys(Keys.TAB).send_keys(password).send_keys(Keys.ENTER).perform()
-        wait.until(EC.staleness_of(old))
+        wait.until(replaced(old))
         loaded()
 
     def state():
@@ -349,7 +368,7 @@ try:
     find("#note").send_keys(typed_note)
     old = find("html")
     ActionChains(driver).send_keys(Keys.ENTER).perform()  # Enter in the note field sends the correction form
-    wait.until(EC.staleness_of(old))
+    wait.until(replaced(old))
     loaded()
     assert driver.current_url.endswith(f"/predictions/{pid}/feedback"), driver.current_url
     assert find("#intent").get_attribute("value") == typed_intent, find("#intent").get_attribute("value")
@@ -367,7 +386,7 @@ try:
     propose.click()
     old = find("html")
     find("#correct").click()
-    wait.until(EC.staleness_of(old))
+    wait.until(replaced(old))
     loaded()
     assert "/login?next=" in driver.current_url, driver.current_url
     audit("/login after the session expired")
@@ -382,7 +401,7 @@ try:
     severe("/predictions/ID after login")
     old = find("html")
     find("#correct").click()
-    wait.until(EC.staleness_of(old))
+    wait.until(replaced(old))
     loaded()
     assert "/review" in driver.current_url and state()["undo"] == pid, driver.current_url
     row = server.psql(f"SELECT verdict, intent, note FROM feedback WHERE prediction_id = '{pid}'")

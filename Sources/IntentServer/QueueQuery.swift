@@ -22,43 +22,36 @@ struct QueueQuery {
         }
         if let intent = given["intent"] {
             if !InputRules.validIntentName(intent) {
-                errors["intent"] = "not an intent name (1–100 letters, digits or _.:/-)"
+                errors["intent"] = "intent must be an intent name (1–100 letters, digits or _.:/-)"
             } else if !knownIntents.contains(intent) {
                 errors["intent"] = "no intent is called “\(intent)”"
             } else {
                 filter.intent = intent
             }
         }
+        // The API's parsers (`QueryParameter`), with their refusal kept as the field's message.
+        func parsed<T>(_ key: String, _ parse: (String?, String) throws -> T?) -> T? {
+            do { return try parse(given[key], key) } catch let error as APIError {
+                errors[key] = error.message
+            } catch {
+                errors[key] = "\(key) is not valid"
+            }
+            return nil
+        }
         let day = DateFormatter()
         day.dateFormat = "yyyy-MM-dd"
         day.timeZone = TimeZone(identifier: "UTC")
         day.locale = Locale(identifier: "en_US_POSIX")
-        func date(_ key: String) -> Date? {
-            guard let raw = given[key] else { return nil }
-            guard raw.utf8.count == 10, let d = day.date(from: raw) else {
-                errors[key] = "a date as YYYY-MM-DD"
-                return nil
-            }
-            return d
-        }
-        filter.from = date("from")
-        filter.to = date("to").map { $0.addingTimeInterval(86400) }
+        filter.from = parsed("from") { try QueryParameter.date($0, field: $1, formatter: day) }
+        filter.to = parsed("to") { try QueryParameter.date($0, field: $1, formatter: day) }.map { $0.addingTimeInterval(86400) }
         if let from = filter.from, let to = filter.to, to <= from {
-            errors["to"] = "on or after the “from” date"
+            errors["to"] = "to must be on or after the “from” date"
             filter.to = nil
         }
-        func fraction(_ key: String) -> Float? {
-            guard let raw = given[key] else { return nil }
-            guard let v = Double(raw), v.isFinite, (0...1).contains(v) else {
-                errors[key] = "a confidence from 0 to 1, such as 0.6"
-                return nil
-            }
-            return Float(v)
-        }
-        filter.minConfidence = fraction("min")
-        filter.maxConfidence = fraction("max")
+        filter.minConfidence = parsed("min", QueryParameter.fraction)
+        filter.maxConfidence = parsed("max", QueryParameter.fraction)
         if let lo = filter.minConfidence, let hi = filter.maxConfidence, hi < lo {
-            errors["max"] = "at least the minimum"
+            errors["max"] = "max must be at least the minimum"
             filter.maxConfidence = nil
         }
         if given["all"] != nil, given["all"] != "1" { given["all"] = nil }

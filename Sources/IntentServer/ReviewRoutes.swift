@@ -86,7 +86,7 @@ struct ReviewRoutes {
         var values: [String: Any] = ["intents": intents.map { ["name": $0] }, "queueUrl": query.url("/queue"), "review": true]
         values["total"] = Self.countText(try await total)
         if !query.errors.isEmpty {
-            values["filterError"] = "Some filters were not applied (" + query.errors.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")."
+            values["filterError"] = "Some filters were not applied (" + query.errors.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ") + ")."
         }
         if let last = request.uri.queryParameters["last"].flatMap({ UUID(uuidString: String($0)) }),
            let f = try await store.feedback(predictionID: last), Date().timeIntervalSince(f.createdAt) < undoWindow.seconds {

@@ -78,11 +78,6 @@ enum Flash {
         let message = String(text.dropFirst().prefix(maxLength))
         return message.isEmpty ? nil : (message, kind == "e")
     }
-
-    /// The error message a redirect left, if any.
-    static func message(in request: Request) -> String? {
-        read(request).flatMap { $0.isError ? $0.text : nil }
-    }
 }
 
 extension Response {

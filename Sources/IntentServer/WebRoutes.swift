@@ -36,12 +36,11 @@ struct WebRoutes {
     }
 
     /// The login page; `next` (a local path, see `LocalPath`) is where a successful login goes.
-    func loginForm(context: AppContext, error: String?, status: HTTPResponse.Status, next: String? = nil, notice: String? = nil) throws -> Response {
+    func loginForm(context: AppContext, error: String?, status: HTTPResponse.Status, next: String? = nil) throws -> Response {
         let token = randomToken()
         var anonymous = context
         anonymous.user = nil
-        var values: [String: Any] = ["loginCsrf": token, "error": error ?? false, "next": LocalPath.validated(next) ?? false]
-        if let notice { values["notice"] = notice }
+        let values: [String: Any] = ["loginCsrf": token, "error": error ?? false, "next": LocalPath.validated(next) ?? false]
         var response = try pages.render("login", title: "Log in", context: anonymous, values: values, status: status)
         response.setCookie(Cookie(name: Self.loginCSRFCookie, value: token, maxAge: 3600, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
         return response
@@ -116,9 +115,10 @@ struct WebRoutes {
         let query = QueueQuery(request, confidentAbove: confidentAbove, knownIntents: Set(intents))
         var errors = query.errors
         var page = 0
-        if let raw = request.uri.queryParameters["page"].map(String.init), !raw.isEmpty {
-            if let n = Int(raw), (0...QueryParameter.maxPage).contains(n) { page = n } else { errors["page"] = "a page number from 0 to \(QueryParameter.maxPage)" }
-        }
+        do {
+            page = try QueryParameter.integer(request.uri.queryParameters["page"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }, field: "page",
+                                              in: 0...QueryParameter.maxPage) ?? 0
+        } catch let error as APIError { errors["page"] = error.message }
         var filter = query.filter
         filter.offset = page * filter.limit
         async let total = store.reviewQueueCount(query.filter)

@@ -173,7 +173,7 @@ struct ReviewRoutes {
         }
         guard let token = fields["csrf"], constantTimeEqual(token, session.csrfToken) else {
             return try await render(prediction, context: context, typed: typed, returnTo: returnTo,
-                                    errors: ["form": "The form had expired. What you typed is kept: check it and send it again."], status: .forbidden)
+                                    errors: ["form": FormProblem.expired], status: .forbidden)
         }
         let verdict: Verdict
         switch fields["verdict"] {
@@ -189,10 +189,8 @@ struct ReviewRoutes {
             stored = try await store.review(predictionID: id, agentID: session.user.id, verdict: verdict, intent: intent, note: typed.note,
                                             propose: typed.propose)
         } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
-            var message = error.message
-            if message.hasPrefix("unknown intent") { message += " — tick “It is a new intent” to propose it" }
-            let field = error.code == .conflict ? "form" : (["intent", "note"].contains(error.field) ? error.field ?? "form" : "form")
-            return try await render(prediction, context: context, typed: typed, returnTo: returnTo, errors: [field: message],
+            let problem = FormProblem.of(error, inputs: ["intent", "note"])
+            return try await render(prediction, context: context, typed: typed, returnTo: returnTo, errors: [problem.field: problem.message],
                                     status: error.code == .conflict ? .conflict : .unprocessableContent)
         }
         ServerMetrics.current?.recordFeedback(stored.verdict)
@@ -265,8 +263,4 @@ struct ReviewRoutes {
         c.queryItems = items.isEmpty ? nil : items
         return c.string ?? url
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

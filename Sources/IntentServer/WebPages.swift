@@ -129,3 +129,18 @@ enum LocalPath {
         return path
     }
 }
+
+/// How a refused form is shown again (the review and submit forms): the message goes next to
+/// the input it is about, or above the form.
+enum FormProblem {
+    static let expired = "The form had expired. What you typed is kept: check it and send it again."
+
+    /// The store's refusal as (input, message): the error's field when the form has that input
+    /// (one of `inputs`), else "form"; an unknown intent says how to propose it.
+    static func of(_ error: StoreError, inputs: [String]) -> (field: String, message: String) {
+        var message = error.message
+        if message.hasPrefix("unknown intent") { message += " — tick “It is a new intent” to propose it" }
+        guard let field = error.field, inputs.contains(field) else { return ("form", message) }
+        return (field, message)
+    }
+}

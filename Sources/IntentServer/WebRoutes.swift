@@ -200,7 +200,7 @@ struct WebRoutes {
         guard let session = context.session, session.user.role >= .agent else {
             var again = URLComponents()
             again.path = "/submit"
-            // Kept within what a redirect can carry; a longer text is cut, never lost silently: the form says so.
+            // Cut to the longest text the form takes (its maxlength), so that the way back fits in a redirect.
             typed.text = String(typed.text.prefix(InputRules.maxTextScalars))
             typed.note = String(typed.note.prefix(InputRules.maxTextScalars))
             again.queryItems = typed.queryItems
@@ -208,15 +208,13 @@ struct WebRoutes {
         }
         guard let token = fields["csrf"], constantTimeEqual(token, session.csrfToken) else {
             return try await submitForm(context: context, typed: typed,
-                                        errors: ["form": "The form had expired. What you typed is kept: check it and send it again."], status: .forbidden)
+                                        errors: ["form": FormProblem.expired], status: .forbidden)
         }
         do {
             _ = try await store.submit(text: typed.text, intent: typed.intent, agentID: session.user.id, note: typed.note, propose: typed.propose)
         } catch let error as StoreError where error.code == .invalid || error.code == .conflict {
-            var message = error.message
-            if message.hasPrefix("unknown intent") { message += " — tick “It is a new intent” to propose it" }
-            let field = ["text", "intent", "note"].contains(error.field ?? "") ? error.field! : "form"
-            return try await submitForm(context: context, typed: typed, errors: [field: message], status: .unprocessableContent)
+            let problem = FormProblem.of(error, inputs: ["text", "intent", "note"])
+            return try await submitForm(context: context, typed: typed, errors: [problem.field: problem.message], status: .unprocessableContent)
         }
         ServerMetrics.current?.recordFeedback(.submit)
         return .redirect("/submit?saved=1")

@@ -90,3 +90,8 @@ private final class RaceState<T: Sendable>: Sendable {
         work?.cancel()
     }
 }
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -104,7 +104,7 @@ extension Store {
     /// is withdrawn, and the undo is audited with what it removed. Nil when there is no such
     /// verdict, or it is older than the window.
     public func undoReview(predictionID: UUID, agentID: Int64, window: Duration) async throws -> FeedbackRecord? {
-        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let seconds = window.seconds
         return try await transaction { connection in
             let rows = try await connection.query("""
                 DELETE FROM feedback WHERE prediction_id = \(predictionID) AND agent_id = \(agentID)

@@ -25,7 +25,7 @@ struct AdminHomeRoutes {
         async let serving = store.servingVersions()
         async let dayRows = store.dashboardDays(since: since)
         async let backlogCount = store.reviewBacklog(since: since)
-        async let reviewedToday = store.verdictCount(since: DashboardWindow.today(now: now))
+        async let reviewedToday = store.reviewedSince(DashboardWindow.today(now: now), agentID: context.user?.id ?? 0)
         async let verdictRows = store.verdictsByIntent(since: since, limit: 15)
         let production = try await productionRecord
         let days = try await dayRows
@@ -35,7 +35,7 @@ struct AdminHomeRoutes {
         var values: [String: Any] = [
             "windowDays": DashboardWindow.days,
             "backlog": backlog >= DashboardWindow.backlogCap ? "\(backlog)+" : "\(backlog)",
-            "reviewedToday": try await reviewedToday,
+            "reviewedToday": try await reviewedToday.everyone,
             "hasPredictions": !days.isEmpty,
             "hasVerdicts": !verdicts.isEmpty,
         ]

@@ -122,7 +122,7 @@ struct WebRoutes {
         var filter = query.filter
         filter.offset = page * filter.limit
         async let total = store.reviewQueueCount(query.filter)
-        async let today = store.reviewedSince(Calendar.utc.startOfDay(for: Date()), agentID: user.id)
+        async let today = store.reviewedSince(DashboardWindow.today(), agentID: user.id)
         let items = try await store.reviewQueue(filter)
         let identical = try await store.unreviewedCounts(texts: items.map(\.text))
         var seen = Set<String>()
@@ -259,15 +259,6 @@ struct WebRoutes {
     func intentOptions() async throws -> [[String: String]] {
         try await store.intents().map { ["name": $0.name] }
     }
-}
-
-extension Calendar {
-    /// The Gregorian calendar in UTC: "today" on the review pages is the UTC day.
-    static let utc: Calendar = {
-        var c = Calendar(identifier: .gregorian)
-        c.timeZone = TimeZone(identifier: "UTC")!
-        return c
-    }()
 }
 
 func percent(_ x: Float) -> String { String(format: "%.1f%%", Double(x) * 100) }

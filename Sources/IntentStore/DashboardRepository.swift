@@ -96,18 +96,6 @@ extension Store {
         return 0
     }
 
-    /// Verdicts (confirm or correct, not submissions) given since `since`, by everyone.
-    public func verdictCount(since: Date) async throws -> Int {
-        let rows = try await query("""
-            SELECT COALESCE(sum(c.n), 0)::bigint FROM users u CROSS JOIN LATERAL (
-                SELECT count(*) AS n FROM feedback f
-                WHERE f.agent_id = u.id AND f.created_at >= \(since) AND f.prediction_id IS NOT NULL
-            ) c
-            """)
-        for try await n in rows.decode(Int64.self) { return Int(n) }
-        return 0
-    }
-
     /// Confirmed and corrected predictions per predicted intent, verdicts given since `since`;
     /// the `limit` intents with the most verdicts (then by name).
     public func verdictsByIntent(since: Date, limit: Int = 15) async throws -> [IntentVerdicts] {
